@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test job: set up (idempotent), then lint, type-check and run the default
+# (fast) test suite. Pass `--slow` to run only the slow, opt-in tests instead.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/scripts/bootstrap.sh"
+cd "$root"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+if [ "${1:-}" = "--slow" ]; then
+    shift
+    exec .venv/bin/python -m pytest -m slow "$@"
+fi
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/mypy
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,5 @@
+import sys
+
+from abae.cli import main
+
+sys.exit(main())

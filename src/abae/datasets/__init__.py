@@ -1,0 +1,1 @@
+"""Built-in datasets: real (Fashion-MNIST from Debian) and procedural."""
