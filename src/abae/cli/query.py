@@ -1,0 +1,93 @@
+"""``abae query``: run an approximate aggregation query with an oracle budget."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from abae.cli.progress_bar import QueryProgressBar
+from abae.cli.store_option import add_db_option, open_store
+from abae.engine import Engine, QueryResult
+from abae.oracles import RetryPolicy, load_oracle_file
+
+DESCRIPTION = """\
+Run a query of the ABae SQL dialect, e.g.
+
+  SELECT AVG(count_cars(image)), COUNT(*) FROM frames
+  WHERE has_red_light(image) AND camera = 'north'
+  ORACLE LIMIT 2000 USING red_light_score WITH PROBABILITY 0.95
+
+Oracle functions come from --oracles FILE.py (functions decorated with
+@abae.oracle("name", cost=...)). Labels go to the store's ledger before they are
+used; rerunning the same query (same text and --seed) reuses them and, after an
+interruption, spends only the rest of the budget.
+"""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "query",
+        help="run an approximate query with an oracle budget",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("sql", help="the query text (quote it)")
+    parser.add_argument("--oracles", required=True, metavar="FILE.py", help="oracle file")
+    add_db_option(parser)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--concurrency", type=int, default=16, help="oracle calls in flight")
+    parser.add_argument("--strata", type=int, default=5, help="proxy strata K (default 5)")
+    parser.add_argument("--retries", type=int, default=5, help="retries per transient failure")
+    parser.add_argument("--report", metavar="DIR", default=None, help="write PNG + HTML here")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    engine = Engine(
+        open_store(args),
+        load_oracle_file(args.oracles),
+        concurrency=args.concurrency,
+        retry=RetryPolicy(max_attempts=args.retries + 1),
+        strata=args.strata,
+    )
+    bar = QueryProgressBar(enabled=not args.no_progress and not args.json)
+    try:
+        result = engine.run(args.sql, seed=args.seed, on_progress=bar)
+    finally:
+        bar.close()
+    if args.report:
+        from abae.report import write_report
+
+        png, page = write_report(result, args.report)
+        print(f"report: {png} {page}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(format_result(result))
+    return 0
+
+
+def format_result(result: QueryResult) -> str:
+    """The result as a few readable lines."""
+    lines = []
+    for a in result.aggregates:
+        label = a.name if a.group is None else f"{a.name} [{a.group}]"
+        if math.isnan(a.estimate):
+            lines.append(f"{label}: undefined")
+        else:
+            lines.append(
+                f"{label}: {a.estimate:.6g}  ({result.confidence:.0%} CI "
+                f"[{a.ci_low:.6g}, {a.ci_high:.6g}], {result.ci_method})"
+            )
+    lines.append(
+        f"oracle calls: {result.calls_spent} this run, {result.calls_spent_total}/{result.budget} "
+        f"in all; labels reused: {result.labels_reused}; retries: {result.retries}; "
+        f"left out: {len(result.left_out)}; {result.wall_time_s:.2f} s; query {result.query_id}"
+    )
+    lines.extend(f"warning: {w}" for w in result.warnings)
+    return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""The store's own tables (all named ``abae_*``); user collections live beside them.
+
+- ``abae_collections``: one row per record collection (a user table of records).
+- ``abae_proxies``: which numeric columns of a collection are proxy scores.
+- ``abae_labels``: the label ledger, one row per (collection, record, oracle).
+- ``abae_claims``: oracle calls bought by a query, written before the call is made;
+  a query's spend is the number of distinct records it has claimed.
+- ``abae_queries``: the query log (text, seed, budget, status, result).
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+SCHEMA_STATEMENTS = (
+    """
+    CREATE TABLE IF NOT EXISTS abae_meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS abae_collections (
+        name VARCHAR PRIMARY KEY,
+        source VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS abae_proxies (
+        collection VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        description VARCHAR NOT NULL DEFAULT '',
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        PRIMARY KEY (collection, name)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS abae_labels (
+        collection VARCHAR NOT NULL,
+        record_id BIGINT NOT NULL,
+        oracle VARCHAR NOT NULL,
+        predicate BOOLEAN,
+        statistic DOUBLE,
+        cost DOUBLE NOT NULL,
+        labelled_at TIMESTAMP NOT NULL,
+        query_id VARCHAR NOT NULL,
+        PRIMARY KEY (collection, record_id, oracle)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS abae_claims (
+        query_id VARCHAR NOT NULL,
+        collection VARCHAR NOT NULL,
+        record_id BIGINT NOT NULL,
+        oracle VARCHAR NOT NULL,
+        owner VARCHAR NOT NULL,
+        host VARCHAR NOT NULL,
+        pid INTEGER NOT NULL,
+        state VARCHAR NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error VARCHAR,
+        claimed_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP,
+        PRIMARY KEY (query_id, collection, record_id, oracle)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS abae_queries (
+        query_id VARCHAR PRIMARY KEY,
+        sql VARCHAR NOT NULL,
+        collection VARCHAR NOT NULL,
+        seed UBIGINT NOT NULL,
+        budget BIGINT NOT NULL,
+        status VARCHAR NOT NULL,
+        runs INTEGER NOT NULL DEFAULT 1,
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP,
+        result_json VARCHAR
+    )
+    """,
+    "INSERT OR IGNORE INTO abae_meta VALUES ('schema_version', '1')",
+)
