@@ -1,0 +1,106 @@
+"""Stage-1 split and stage-2 allocation: proportions, caps, redistribution."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from abae.sampling import (
+    StratumStats,
+    allocate_stage2,
+    draw_fresh,
+    stage1_sizes,
+    stage2_weights,
+)
+
+
+def test_allocation_follows_weights() -> None:
+    assert allocate_stage2([1.0, 2.0, 1.0], [100, 100, 100], 40).tolist() == [10, 20, 10]
+
+
+def test_rounding_remainder_goes_to_largest_fractions() -> None:
+    allocation = allocate_stage2([1.0, 1.0, 1.0], [100, 100, 100], 10)
+    assert allocation.sum() == 10
+    assert sorted(allocation.tolist()) == [3, 3, 4]
+
+
+def test_capped_excess_is_redistributed_by_weight() -> None:
+    allocation = allocate_stage2([1.0, 10.0, 2.0], [50, 3, 50], 33)
+    assert allocation.tolist() == [10, 3, 20]
+
+
+def test_zero_weight_strata_get_draws_only_when_others_are_full() -> None:
+    assert allocate_stage2([0.0, 1.0], [10, 5], 4).tolist() == [0, 4]
+    assert allocate_stage2([0.0, 1.0], [10, 5], 8).tolist() == [3, 5]
+
+
+def test_all_zero_weights_fall_back_to_remaining_capacity() -> None:
+    assert allocate_stage2([0.0, 0.0], [30, 10], 8).tolist() == [6, 2]
+
+
+def test_total_beyond_capacity_fills_everything() -> None:
+    assert allocate_stage2([1.0, 5.0], [2, 3], 100).tolist() == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("weights", "capacity", "total", "message"),
+    [
+        ([1.0, 2.0], [1], 3, "same length"),
+        ([1.0, -2.0], [1, 1], 1, "non-negative"),
+        ([1.0, np.nan], [1, 1], 1, "finite"),
+        ([1.0, 1.0], [1, -1], 1, "capacity"),
+        ([1.0, 1.0], [1, 1], -1, "total"),
+    ],
+)
+def test_bad_allocation_input(
+    weights: list[float], capacity: list[int], total: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        allocate_stage2(weights, capacity, total)
+
+
+def test_stage1_sizes_floor_share_and_cap() -> None:
+    sizes = np.array([100, 100, 3])
+    assert stage1_sizes(60, 0.5, sizes).tolist() == [10, 10, 3]
+    assert stage1_sizes(3, 0.5, sizes).tolist() == [1, 1, 1]
+
+
+def _stats(labelled: list[int], positives: list[int], f: list[list[float]]) -> StratumStats:
+    sum_f = np.array([sum(v) for v in f])
+    sum_f2 = np.array([sum(x * x for x in v) for v in f])
+    return StratumStats(np.array(labelled), np.array(positives), sum_f, sum_f2)
+
+
+def test_stage2_weights_formulas() -> None:
+    # stratum 0: p = 0.5, values 1, 3 (mean 2, std √2); stratum 1: p = 1, values 10, 10, 10, 10
+    stats = _stats([4, 4], [2, 4], [[1.0, 3.0], [10.0] * 4])
+    sizes = np.array([100, 100])
+    abae = stage2_weights(stats, sizes, "avg", "abae")
+    np.testing.assert_allclose(abae, [100 * np.sqrt(0.5) * np.sqrt(2.0), 0.0])
+    mu = (0.5 * 2 + 1.0 * 10) / 1.5
+    avg = stage2_weights(stats, sizes, "avg", "variance")
+    np.testing.assert_allclose(
+        avg, [100 * np.sqrt(0.5 * 2 + 0.25 * (2 - mu) ** 2), 100 * np.sqrt(0.0)]
+    )
+    count = stage2_weights(stats, sizes, "count", "variance")
+    np.testing.assert_allclose(count, [100 * 0.5, 0.0])
+    total = stage2_weights(stats, sizes, "sum", "variance")
+    np.testing.assert_allclose(total, [100 * np.sqrt(0.5 * 2 + 0.25 * 4), 0.0])
+    np.testing.assert_allclose(stage2_weights(stats, sizes, "avg", "proportional"), [100, 100])
+
+
+def test_draw_fresh_skips_taken_positions_and_is_uniform() -> None:
+    taken = np.array([0, 2, 4, 6, 8])
+    counts = np.zeros(10)
+    for seed in range(2000):
+        drawn = draw_fresh(10, taken, 2, np.random.default_rng(seed))
+        assert len(set(drawn.tolist())) == 2
+        assert not set(drawn.tolist()) & set(taken.tolist())
+        counts[drawn] += 1
+    free = counts[1::2] / 2000
+    assert np.all(np.abs(free - 0.4) < 0.05)
+
+
+def test_draw_fresh_refuses_too_many() -> None:
+    with pytest.raises(ValueError, match="only 1 of 3 are free"):
+        draw_fresh(3, np.array([0, 1]), 2, np.random.default_rng(0))
