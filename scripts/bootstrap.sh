@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Idempotent set-up: a virtual environment in .venv with the project and its dev
-# tools installed under constraints.txt, and Debian's Fashion-MNIST when missing.
-# Source it or run it; running it again only re-checks.
+# Idempotent set-up: a virtual environment in .venv with the project, its dev tools
+# and the optional Ray executor (extras: $ABAE_EXTRAS, default "dev,ray") installed
+# under constraints.txt, and Debian's Fashion-MNIST when missing. Running it again
+# only re-checks.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,13 +18,14 @@ if [ ! -x .venv/bin/python ]; then
     "$python_bin" -m venv .venv
 fi
 
-# Reinstall only when the dependency declarations changed.
+# Reinstall only when the dependency declarations or the chosen extras changed.
+extras="${ABAE_EXTRAS:-dev,ray}"
 stamp=.venv/.installed-hash
-want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
+want="$( (cat pyproject.toml constraints.txt; echo "$extras") | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "bootstrap: installing the project and dev tools (pip, -c constraints.txt)"
+    echo "bootstrap: installing the project with extras [$extras] (pip, -c constraints.txt)"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[${ABAE_EXTRAS:-dev}]"
+    .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[$extras]"
     echo "$want" > "$stamp"
 fi
 
