@@ -8,6 +8,7 @@ import math
 import sys
 from typing import Any
 
+from abae.cli.executor_option import add_executor_option, chosen_executor
 from abae.cli.progress_bar import QueryProgressBar
 from abae.cli.store_option import add_db_option, open_store
 from abae.engine import Engine, QueryResult
@@ -24,6 +25,11 @@ Oracle functions come from --oracles FILE.py (functions decorated with
 @abae.oracle("name", cost=...)). Labels go to the store's ledger before they are
 used; rerunning the same query (same text and --seed) reuses them and, after an
 interruption, spends only the rest of the budget.
+
+USING may name a proxy the collection does not have yet: with --train-proxy an
+AFNO proxy is first trained on a pilot of --pilot labels (at most half the
+ORACLE LIMIT, charged to the query) for the first oracle predicate of WHERE;
+without it the query stops and says how to train the proxy (`abae proxy train`).
 """
 
 
@@ -44,16 +50,37 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--retries", type=int, default=5, help="retries per transient failure")
     parser.add_argument("--report", metavar="DIR", default=None, help="write PNG + HTML here")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--train-proxy",
+        action="store_true",
+        help="train a missing USING proxy first, on pilot labels from the query's budget",
+    )
+    parser.add_argument(
+        "--pilot", type=int, default=1000, help="pilot labels for --train-proxy (default 1000)"
+    )
+    add_executor_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    executor = chosen_executor(args)
+    trainer = None
+    if args.train_proxy:
+        from abae.proxy.store_pipeline import ProxyTrainingSettings, QueryProxyTrainer
+
+        trainer = QueryProxyTrainer(
+            ProxyTrainingSettings(pilot_size=args.pilot, seed=args.seed),
+            executor=executor,
+            progress=not args.no_progress and not args.json,
+        )
     engine = Engine(
         open_store(args),
         load_oracle_file(args.oracles),
         concurrency=args.concurrency,
         retry=RetryPolicy(max_attempts=args.retries + 1),
         strata=args.strata,
+        proxy_trainer=trainer,
+        oracle_wrapper=executor.oracles,
     )
     bar = QueryProgressBar(enabled=not args.no_progress and not args.json)
     try:

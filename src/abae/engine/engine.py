@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Hashable
@@ -21,6 +22,13 @@ import numpy as np
 
 from abae.engine.labeller import RecordLabeller
 from abae.engine.population import Population, load_population
+from abae.engine.proxy_requests import (
+    MissingProxyError,
+    ProxyTrainer,
+    missing_proxies,
+    missing_proxy_message,
+    request_for,
+)
 from abae.engine.query_identity import query_identity
 from abae.engine.result import AggregateResult, QueryProgress, QueryResult
 from abae.errors import AbaeError
@@ -40,6 +48,7 @@ from abae.sampling import (
 )
 from abae.store.connection import Store
 from abae.store.ledger import LabelLedger
+from abae.store.pilot_records import pilot_records
 from abae.store.query_log import QueryLog
 from abae.store.records import RecordCollection, list_collections
 
@@ -57,6 +66,16 @@ class Engine:
         strata: number of proxy strata ``K``.
         stage1_share: share of the budget spent on the stage-1 pilot.
         ci: interval method of the sampling core (``"bootstrap"``, ``"bca"``, ``"normal"``).
+        proxy_trainer: trains a proxy that ``USING`` names but the store lacks
+            (``--train-proxy``); ``None``: such a query is an error saying how to train it.
+        oracle_wrapper: applied to the registry before oracle calls (e.g. to run
+            them as Ray tasks, :func:`abae.scaleout.ray_oracles`); ``None``: in process.
+
+    Records whose labels trained the query's proxy (its pilot) are left out of the
+    sampled population: the proxy has seen them, so they are not reused as
+    stratified samples. AVG is estimated over the other records (a uniform random
+    subset, since the pilot is drawn uniformly); SUM and COUNT are scaled by
+    ``all records / records left``.
     """
 
     def __init__(
@@ -69,8 +88,12 @@ class Engine:
         strata: int = 5,
         stage1_share: float = 0.5,
         ci: str = "bootstrap",
+        proxy_trainer: ProxyTrainer | None = None,
+        oracle_wrapper: Callable[[OracleRegistry], OracleRegistry] | None = None,
     ) -> None:
         self.store = store if isinstance(store, Store) else Store(store)
+        self.proxy_trainer = proxy_trainer
+        self.oracle_wrapper = oracle_wrapper
         self.oracles = oracles or OracleRegistry()
         self.concurrency = concurrency
         self.retry = retry
@@ -105,18 +128,24 @@ class Engine:
             on_progress: called with a :class:`QueryProgress` while the oracles work.
         """
         started = time.perf_counter()
+        tree = parse_query(sql)
+        query_id, sampling_seed = query_identity(tree, seed)
+        spent_before = self._train_missing_proxies(sql, tree, query_id, sampling_seed)
         plan = self.compile(sql)
-        query_id, sampling_seed = query_identity(parse_query(sql), seed)
         log = QueryLog(self.store)
         entry = log.begin(query_id, sql, plan.collection, sampling_seed, plan.budget)
         ledger = LabelLedger(self.store, plan.collection)
-        spent_before = ledger.spent(query_id)
-        population = load_population(self.store, plan)
+        if spent_before is None:
+            spent_before = ledger.spent(query_id)
         collection = RecordCollection(self.store, plan.collection)
+        full_population = load_population(self.store, plan)
+        used = [p for p in collection.proxy_names() if f'"{p.lower()}"' in plan.proxy.sql.lower()]
+        pilot = pilot_records(self.store, plan.collection, used)
+        population = full_population.without(pilot, f"pilot records of proxy {used}")
         tracker = _ProgressTracker(plan.budget, on_progress)
         runtime = OracleRuntime(
             ledger,
-            self.oracles,
+            self.oracle_wrapper(self.oracles) if self.oracle_wrapper else self.oracles,
             query_id=query_id,
             budget=plan.budget,
             concurrency=self.concurrency,
@@ -136,6 +165,15 @@ class Engine:
             log.finish(query_id, "interrupted", None)
             raise
         runtime.close()
+        left_for_sampling = len(population)
+        if left_for_sampling < len(full_population):
+            scale = len(full_population) / left_for_sampling
+            aggregates = [_scaled(a, scale) for a in aggregates]
+            warnings.append(
+                f"{len(full_population) - left_for_sampling} records whose labels trained the "
+                f"proxy are left out of sampling (the proxy has seen them); AVG is over the other "
+                f"{left_for_sampling} records, SUM and COUNT are scaled by {scale:.4f}"
+            )
         stats = runtime.stats
         spent_total = ledger.spent(query_id)
         left_out = _left_out_rows(stats, population)
@@ -169,6 +207,35 @@ class Engine:
         )
         log.finish(query_id, "done", result.to_dict())
         return result
+
+    def _train_missing_proxies(
+        self, sql: str, tree: Any, query_id: str, sampling_seed: int
+    ) -> int | None:
+        """Train proxies ``USING`` names but the store lacks; returns the spend before, if any.
+
+        Raises:
+            MissingProxyError: a proxy is missing and the engine has no trainer.
+        """
+        catalog = self.catalog()
+        missing = missing_proxies(tree, catalog)
+        if not missing:
+            return None
+        request = request_for(
+            sql,
+            tree,
+            catalog,
+            self.oracles,
+            missing[0],
+            store=self.store,
+            query_id=query_id,
+            seed=sampling_seed,
+            missing=missing,
+        )
+        if self.proxy_trainer is None or len(missing) > 1:
+            raise MissingProxyError(missing_proxy_message(request.collection, missing))
+        spent_before = LabelLedger(self.store, request.collection).spent(query_id)
+        self.proxy_trainer(request)
+        return spent_before
 
     def _sample(
         self,
@@ -303,6 +370,18 @@ class _ProgressTracker:
             self.handler(
                 QueryProgress(self.labelled, self.budget, self.fresh, self.reused, self.running)
             )
+
+
+def _scaled(result: AggregateResult, scale: float) -> AggregateResult:
+    """SUM and COUNT over a uniform subset, scaled to the whole population; AVG unchanged."""
+    if result.kind == "avg":
+        return result
+    return dataclasses.replace(
+        result,
+        estimate=result.estimate * scale,
+        ci_low=result.ci_low * scale,
+        ci_high=result.ci_high * scale,
+    )
 
 
 def _left_out_rows(stats: RuntimeStats, population: Population) -> list[dict[str, Any]]:

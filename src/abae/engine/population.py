@@ -33,6 +33,27 @@ class Population:
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
+    def without(self, record_ids: NDArray[np.int64], reason: str) -> Population:
+        """The population minus the records with these ids (e.g. a proxy's pilot records).
+
+        Raises:
+            AbaeError: no record would be left; ``reason`` says why they were removed.
+        """
+        keep = ~np.isin(self.ids, record_ids)
+        if keep.all():
+            return self
+        if not keep.any():
+            raise AbaeError(
+                f"all {len(self)} records of the query are {reason}; nothing is left to sample"
+            )
+        return Population(
+            ids=self.ids[keep],
+            proxy=self.proxy[keep],
+            tests={k: v[keep] for k, v in self.tests.items()},
+            groups=[g[keep] for g in self.groups],
+            column_stats={k: v[keep] for k, v in self.column_stats.items()},
+        )
+
 
 def load_population(store: Store, plan: QueryPlan) -> Population:
     """Run the plan's scan (:meth:`QueryPlan.scan_sql`) and split its columns.

@@ -249,11 +249,17 @@ def list_collections(store: Store) -> list[str]:
 
 
 def drop_collection(store: Store, name: str) -> None:
-    """Remove a collection, its proxy catalog entries, labels and claims."""
+    """Remove a collection, its proxy catalog entries and pilots, labels and claims."""
     validate_user_table(name)
     with store.transaction() as con:
         con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
-        for table in ("abae_collections", "abae_proxies", "abae_labels", "abae_claims"):
+        for table in (
+            "abae_collections",
+            "abae_proxies",
+            "abae_proxy_pilots",
+            "abae_labels",
+            "abae_claims",
+        ):
             key = "name" if table == "abae_collections" else "collection"
             con.execute(f"DELETE FROM {table} WHERE {key} = ?", [name])
 

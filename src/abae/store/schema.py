@@ -6,6 +6,8 @@
 - ``abae_claims``: oracle calls bought by a query, written before the call is made;
   a query's spend is the number of distinct records it has claimed.
 - ``abae_queries``: the query log (text, seed, budget, status, result).
+- ``abae_proxy_pilots``: the records whose labels trained a proxy (see
+  :mod:`abae.store.pilot_records`); queries ranked by that proxy leave them out.
 """
 
 from __future__ import annotations
@@ -77,6 +79,14 @@ SCHEMA_STATEMENTS = (
         started_at TIMESTAMP NOT NULL,
         finished_at TIMESTAMP,
         result_json VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS abae_proxy_pilots (
+        collection VARCHAR NOT NULL,
+        proxy VARCHAR NOT NULL,
+        record_id BIGINT NOT NULL,
+        PRIMARY KEY (collection, proxy, record_id)
     )
     """,
     "INSERT OR IGNORE INTO abae_meta VALUES ('schema_version', '1')",
