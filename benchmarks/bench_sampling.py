@@ -26,7 +26,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib
 
@@ -168,7 +168,7 @@ def population_constant(population: SyntheticPopulation, strata: int = 5) -> flo
 def section_constant(n_records: int, budget: int, seeds: int, out: Path) -> list[dict[str, Any]]:
     base = paper_population(n_records, np.random.default_rng(99))
     noise_rng = np.random.default_rng(5)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for blur in (0.0, 0.05, 0.1, 0.2, 0.4, 1.0):
         scores = np.clip(base.scores + noise_rng.normal(0.0, blur, len(base)), 0.0, 1.0)
         population = SyntheticPopulation(f"blur {blur}", scores, base.predicate, base.statistic)
@@ -183,9 +183,11 @@ def section_constant(n_records: int, budget: int, seeds: int, out: Path) -> list
     )
     print(f"  correlation: {correlation:.3f}")
     figure, axis = plt.subplots(figsize=(5, 4))
-    axis.plot([r["constant"] for r in rows], [r["n_mse"] for r in rows], "o")
-    for r in rows:
-        axis.annotate(r["proxy"], (r["constant"], r["n_mse"]), fontsize=7)
+    constants = [float(r["constant"]) for r in rows]
+    n_mses = [float(r["n_mse"]) for r in rows]
+    axis.plot(constants, n_mses, "o")
+    for r, x, y in zip(rows, constants, n_mses, strict=True):
+        axis.annotate(str(r["proxy"]), (x, y), fontsize=7)
     axis.set_xlabel("(Σ√p_kσ_k)² / (Σp_k)²")
     axis.set_ylabel(f"N·MSE (N={budget})")
     figure.tight_layout()
@@ -228,6 +230,47 @@ def section_overhead(n_records: int, budget: int, repeats: int) -> dict[str, Any
     }
 
 
+class BenchConfig(NamedTuple):
+    """Sizes of one benchmark run (records, budgets, seeds per cell)."""
+
+    records: int
+    budgets: tuple[int, ...]
+    seeds: int
+    rate_budgets: tuple[int, ...]
+    rate_seeds: int
+    constant_budget: int
+    constant_seeds: int
+    overhead_records: int
+    overhead_budget: int
+    repeats: int
+
+
+FULL_CONFIG = BenchConfig(
+    records=1_000_000,
+    budgets=(1000, 5000, 20_000),
+    seeds=200,
+    rate_budgets=(500, 1000, 2000, 4000, 8000, 16_000, 32_000),
+    rate_seeds=100,
+    constant_budget=5000,
+    constant_seeds=100,
+    overhead_records=10_000_000,
+    overhead_budget=10_000,
+    repeats=3,
+)
+QUICK_CONFIG = BenchConfig(
+    records=50_000,
+    budgets=(1000, 5000),
+    seeds=4,
+    rate_budgets=(500, 1000, 2000),
+    rate_seeds=4,
+    constant_budget=1000,
+    constant_seeds=4,
+    overhead_records=1_000_000,
+    overhead_budget=10_000,
+    repeats=1,
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run (seconds)")
@@ -241,41 +284,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out: Path = args.results_dir
     out.mkdir(parents=True, exist_ok=True)
-    if args.quick:
-        config = {
-            "records": 50_000,
-            "budgets": [1000, 5000],
-            "seeds": args.seeds or 4,
-            "rate_budgets": [500, 1000, 2000],
-            "rate_seeds": 4,
-            "constant_seeds": 4,
-            "overhead_records": 1_000_000,
-            "overhead_budget": 10_000,
-            "repeats": 1,
-        }
-    else:
-        config = {
-            "records": 1_000_000,
-            "budgets": [1000, 5000, 20_000],
-            "seeds": args.seeds or 200,
-            "rate_budgets": [500, 1000, 2000, 4000, 8000, 16_000, 32_000],
-            "rate_seeds": 100,
-            "constant_seeds": 100,
-            "overhead_records": 10_000_000,
-            "overhead_budget": 10_000,
-            "repeats": 3,
-        }
+    config = QUICK_CONFIG if args.quick else FULL_CONFIG
+    if args.seeds:
+        config = config._replace(seeds=args.seeds)
     start = time.perf_counter()
-    report: dict[str, Any] = {"config": config}
-    report["rmse"] = section_rmse(config["records"], config["budgets"], config["seeds"], out)
-    report["rate"] = section_rate(
-        config["records"], config["rate_budgets"], config["rate_seeds"], out
-    )
+    report: dict[str, Any] = {"config": config._asdict()}
+    report["rmse"] = section_rmse(config.records, list(config.budgets), config.seeds, out)
+    report["rate"] = section_rate(config.records, list(config.rate_budgets), config.rate_seeds, out)
     report["constant"] = section_constant(
-        config["records"], 5000 if not args.quick else 1000, config["constant_seeds"], out
+        config.records, config.constant_budget, config.constant_seeds, out
     )
     report["overhead"] = section_overhead(
-        config["overhead_records"], config["overhead_budget"], config["repeats"]
+        config.overhead_records, config.overhead_budget, config.repeats
     )
     report["seconds_total"] = time.perf_counter() - start
     name = "sampling_quick.json" if args.quick else "sampling.json"

@@ -10,7 +10,7 @@ if [ "${1:-}" = "--slow" ]; then
     shift
     exec .venv/bin/python -m pytest -m slow "$@"
 fi
-.venv/bin/ruff check src tests benchmarks
-.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks experiments
+.venv/bin/ruff format --check src tests benchmarks experiments
 .venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"
