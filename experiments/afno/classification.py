@@ -20,7 +20,6 @@ Outputs in ``experiments/afno/results/classification/`` (``--quick``: ``.../quic
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 import time
@@ -31,6 +30,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 import torch
+from experiment_cli import parse_experiment_args, results_folder
 from flop_count import count_forward_flops
 from parameter_budget import (
     MIXER_KWARGS,
@@ -202,24 +202,12 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(figure)
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run (seconds)")
-    parser.add_argument("--results-dir", type=Path, default=None, help="where to write")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run experiment 1 and write its tables and plot; returns 0."""
     arguments = sys.argv[1:] if argv is None else argv
-    args = parse_args(arguments)
-    torch.set_num_threads(args.threads)
+    args = parse_experiment_args(__doc__.split("\n\n")[0], arguments)
     scale = QUICK if args.quick else FULL
-    out_dir: Path = args.results_dir or (
-        HERE / "results" / ("quick/classification" if args.quick else "classification")
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = results_folder(args, "classification")
     started = time.perf_counter()
     shape = ClassifierShape()
     target = classifier_parameters("afno", scale.reference_width, shape)

@@ -29,7 +29,6 @@ per-class IoU), ``few_shot_segmentation.md``, ``inpainting_loss.csv``,
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -39,6 +38,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 import torch
+from experiment_cli import parse_experiment_args, results_folder
 from masked_inpainting import RECONSTRUCTION_CHANNELS, PixelReconstructor, pretrain_inpainting
 from parameter_budget import count_parameters
 from result_tables import command_line, markdown_table, mean_and_sd, write_csv, write_run_info
@@ -337,23 +337,13 @@ def plot(runs: list[dict[str, Any]], scale: SegmentationScale, path: Path) -> No
     plt.close(figure)
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run (seconds)")
-    parser.add_argument("--results-dir", type=Path, default=None, help="where to write")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run experiment 2 and write its tables and plot; returns 0."""
     arguments = sys.argv[1:] if argv is None else argv
-    args = parse_args(arguments)
-    torch.set_num_threads(args.threads)
+    args = parse_experiment_args(__doc__.split("\n\n")[0], arguments)
     scale = QUICK if args.quick else FULL
     name = "few_shot_segmentation"
-    out_dir: Path = args.results_dir or (HERE / "results" / ("quick/" if args.quick else "") / name)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = results_folder(args, name)
     started = time.perf_counter()
     pools = draw_pools(scale)
     runs: list[dict[str, Any]] = []

@@ -30,7 +30,6 @@ Outputs in ``experiments/afno/results/high_resolution/`` (``--quick``:
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ from typing import Any
 
 import matplotlib
 import torch
+from experiment_cli import parse_experiment_args, results_folder
 from high_resolution_model import (
     CASES,
     MIXER_KWARGS,
@@ -259,23 +259,13 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(figure)
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run (seconds)")
-    parser.add_argument("--results-dir", type=Path, default=None, help="where to write")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run experiment 3 and write its tables and plot; returns 0."""
     arguments = sys.argv[1:] if argv is None else argv
-    args = parse_args(arguments)
-    torch.set_num_threads(args.threads)
+    args = parse_experiment_args(__doc__.split("\n\n")[0], arguments)
     scale = QUICK if args.quick else FULL
     name = "high_resolution"
-    out_dir: Path = args.results_dir or (HERE / "results" / ("quick/" if args.quick else "") / name)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = results_folder(args, name)
     started = time.perf_counter()
     cases = measured_cases(scale)
     memory = probe_all(cases, args.threads, scale.probe_workers)
