@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up: a virtual environment in .venv with the project, its dev tools
-# and the optional Ray executor (extras: $ABAE_EXTRAS, default "dev,ray") installed
+# and the optional features the tests exercise (extras: $ABAE_EXTRAS, default
+# "dev,ray,export,openai,video,detector,dataframe") installed
 # under constraints.txt, and Debian's Fashion-MNIST when missing. Running it again
 # only re-checks.
 set -euo pipefail
@@ -19,7 +20,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 # Reinstall only when the dependency declarations or the chosen extras changed.
-extras="${ABAE_EXTRAS:-dev,ray}"
+extras="${ABAE_EXTRAS:-dev,ray,export,openai,video,detector,dataframe}"
 stamp=.venv/.installed-hash
 want="$( (cat pyproject.toml constraints.txt; echo "$extras") | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

@@ -6,7 +6,9 @@ from abae.oracles.errors import OracleFileError, TransientOracleError, UnknownOr
 from abae.oracles.http_adapter import HttpOracle, OracleHttpError, http_oracle
 from abae.oracles.loader import load_oracle_file
 from abae.oracles.registry import (
+    ORACLE_RETURNS,
     OracleRegistry,
+    OracleReturns,
     OracleSpec,
     collecting_into,
     default_registry,
@@ -17,10 +19,12 @@ from abae.oracles.retry import RetryPolicy
 from abae.oracles.runtime import OracleRuntime, RuntimeStats, label_from_output
 
 __all__ = [
+    "ORACLE_RETURNS",
     "HttpOracle",
     "OracleFileError",
     "OracleHttpError",
     "OracleRegistry",
+    "OracleReturns",
     "OracleRuntime",
     "OracleSpec",
     "RetryPolicy",

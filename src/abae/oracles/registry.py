@@ -3,7 +3,10 @@
 An oracle is a Python callable that answers for one record (``batch_size=1``,
 the default: called as ``fn(*column_values)``) or for a batch (``batch_size>1``:
 called as ``fn(list_of_argument_tuples)`` and returning a list). It returns a
-``bool`` (a predicate), a number (a statistic), or a ``(bool, number)`` pair.
+``bool`` (a predicate), a number (a statistic), a ``(bool, number)`` pair, or
+one of a declared list of category names. ``returns`` declares which, so a
+query that compares a yes/no oracle with a number is refused before any call;
+the default ``"any"`` leaves the check to each answer.
 
 Example:
     >>> import abae  # doctest: +SKIP
@@ -17,12 +20,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from abae.oracles.errors import UnknownOracleError
 from abae.store.identifiers import validate_identifier
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+OracleReturns = Literal["any", "bool", "number", "pair", "category"]
+"""What an oracle answers: ``"bool"`` (a predicate), ``"number"`` (a statistic),
+``"pair"`` (``(bool, number)``), ``"category"`` (one of ``categories``), or
+``"any"`` (undeclared: each answer is checked when it arrives)."""
+
+ORACLE_RETURNS: tuple[str, ...] = get_args(OracleReturns)
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,8 @@ class OracleSpec:
         cost: cost of one call per record (any unit, e.g. dollars; recorded in the ledger).
         batch_size: records per call (1 = ``fn(*args)`` per record).
         max_concurrency: most calls in flight at once (``None`` = the runtime's default).
+        returns: what the oracle answers (see :data:`OracleReturns`).
+        categories: the category names of a ``returns="category"`` oracle.
     """
 
     name: str
@@ -42,6 +54,8 @@ class OracleSpec:
     cost: float = 0.0
     batch_size: int = 1
     max_concurrency: int | None = None
+    returns: OracleReturns = "any"
+    categories: tuple[str, ...] = ()
 
 
 class OracleRegistry:
@@ -96,8 +110,13 @@ def register_oracle(
     cost: float = 0.0,
     batch_size: int = 1,
     max_concurrency: int | None = None,
+    returns: OracleReturns | list[str] | tuple[str, ...] = "any",
 ) -> OracleSpec:
-    """Register ``fn`` as oracle ``name`` in the active registry and return its spec."""
+    """Register ``fn`` as oracle ``name`` in the active registry and return its spec.
+
+    ``returns`` is one of :data:`OracleReturns`, or a list of category names
+    (shorthand for ``returns="category"`` with those categories).
+    """
     validate_identifier(name, what="oracle name")
     if not callable(fn):
         raise ValueError(f"oracle {name!r} must be callable, got {type(fn).__name__}")
@@ -107,18 +126,56 @@ def register_oracle(
         raise ValueError(f"oracle {name!r}: batch_size must be >= 1, got {batch_size}")
     if max_concurrency is not None and max_concurrency < 1:
         raise ValueError(f"oracle {name!r}: max_concurrency must be >= 1, got {max_concurrency}")
-    spec = OracleSpec(name, fn, float(cost), int(batch_size), max_concurrency)
+    kind, categories = _check_returns(name, returns)
+    spec = OracleSpec(name, fn, float(cost), int(batch_size), max_concurrency, kind, categories)
     default_registry().add(spec)
     return spec
 
 
+def _check_returns(
+    name: str, returns: OracleReturns | list[str] | tuple[str, ...]
+) -> tuple[OracleReturns, tuple[str, ...]]:
+    if isinstance(returns, list | tuple):
+        categories = tuple(returns)
+        if not categories or not all(isinstance(c, str) and c for c in categories):
+            raise ValueError(
+                f"oracle {name!r}: returns must name at least one category (non-empty "
+                f"strings), got {list(returns)!r}"
+            )
+        if len(set(categories)) != len(categories):
+            raise ValueError(f"oracle {name!r}: categories repeat in {list(categories)!r}")
+        return "category", categories
+    if returns not in ORACLE_RETURNS:
+        raise ValueError(
+            f"oracle {name!r}: returns must be one of {list(ORACLE_RETURNS)} or a list of "
+            f"category names, got {returns!r}"
+        )
+    if returns == "category":
+        raise ValueError(
+            f"oracle {name!r}: give the category names, e.g. returns=['car', 'bus', 'truck']"
+        )
+    return returns, ()
+
+
 def oracle(
-    name: str, *, cost: float = 0.0, batch_size: int = 1, max_concurrency: int | None = None
+    name: str,
+    *,
+    cost: float = 0.0,
+    batch_size: int = 1,
+    max_concurrency: int | None = None,
+    returns: OracleReturns | list[str] | tuple[str, ...] = "any",
 ) -> Callable[[F], F]:
     """Decorator: register the function as oracle ``name`` (see :class:`OracleSpec`)."""
 
     def decorate(fn: F) -> F:
-        register_oracle(name, fn, cost=cost, batch_size=batch_size, max_concurrency=max_concurrency)
+        register_oracle(
+            name,
+            fn,
+            cost=cost,
+            batch_size=batch_size,
+            max_concurrency=max_concurrency,
+            returns=returns,
+        )
         return fn
 
     return decorate
