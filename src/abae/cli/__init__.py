@@ -11,10 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from abae.cli import demo, explain, import_records, labels, proxy, query
+from abae.cli import demo, explain, import_records, labels, list_store, proxy, query, show
 from abae.errors import AbaeError
 
-COMMANDS = (demo, import_records, proxy, query, explain, labels)
+COMMANDS = (demo, import_records, proxy, query, explain, show, list_store, labels)
 
 
 def build_parser() -> argparse.ArgumentParser:

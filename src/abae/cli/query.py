@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from typing import Any
 
 from abae.cli.executor_option import add_executor_option, chosen_executor
 from abae.cli.progress_bar import QueryProgressBar
+from abae.cli.result_output import add_result_output_options, print_result
 from abae.cli.store_option import add_db_option, open_store
-from abae.engine import Engine, QueryResult
+from abae.engine import Engine
 from abae.oracles import RetryPolicy, load_oracle_file
 
 DESCRIPTION = """\
@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("sql", help="the query text (quote it)")
     parser.add_argument("--oracles", required=True, metavar="FILE.py", help="oracle file")
     add_db_option(parser)
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_result_output_options(parser)
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     parser.add_argument("--concurrency", type=int, default=16, help="oracle calls in flight")
     parser.add_argument("--strata", type=int, default=5, help="proxy strata K (default 5)")
@@ -94,27 +94,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {png} {page}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(format_result(result))
+    print_result(result, args)
     return 0
-
-
-def format_result(result: QueryResult) -> str:
-    """The result as a few readable lines."""
-    lines = []
-    for a in result.aggregates:
-        label = a.name if a.group is None else f"{a.name} [{a.group}]"
-        if math.isnan(a.estimate):
-            lines.append(f"{label}: undefined")
-        else:
-            lines.append(
-                f"{label}: {a.estimate:.6g}  ({result.confidence:.0%} CI "
-                f"[{a.ci_low:.6g}, {a.ci_high:.6g}], {result.ci_method})"
-            )
-    lines.append(
-        f"oracle calls: {result.calls_spent} this run, {result.calls_spent_total}/{result.budget} "
-        f"in all; labels reused: {result.labels_reused}; retries: {result.retries}; "
-        f"left out: {len(result.left_out)}; {result.wall_time_s:.2f} s; query {result.query_id}"
-    )
-    lines.extend(f"warning: {w}" for w in result.warnings)
-    return "\n".join(lines)

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from abae.errors import AbaeError
+
 
 @dataclass(frozen=True)
 class AggregateResult:
@@ -94,6 +96,73 @@ class QueryResult:
     runs: int = 1
     proxy_scores: NDArray[np.float64] = field(default_factory=lambda: np.empty(0), repr=False)
 
+    def to_frame(self) -> Any:
+        """The estimates as a pandas DataFrame, one row per aggregate (× group).
+
+        Columns: :data:`abae.engine.result_table.COLUMNS`.
+
+        Raises:
+            AbaeError: pandas is not installed (it is the ``dataframe`` extra).
+        """
+        from abae.engine.result_table import COLUMNS, result_rows
+
+        try:
+            import pandas
+        except ImportError:
+            raise AbaeError(
+                "QueryResult.to_frame needs pandas: pip install -c constraints.txt "
+                '-e ".[dataframe]" (or export with write_result_table, which needs nothing)'
+            ) from None
+        return pandas.DataFrame(result_rows(self), columns=list(COLUMNS))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QueryResult:
+        """Rebuild a result from :meth:`to_dict` output (e.g. the query log's copy).
+
+        Undefined numbers (``None`` in JSON) come back as NaN; the proxy scores,
+        which :meth:`to_dict` leaves out, come back empty.
+        """
+        aggregates = [
+            AggregateResult(
+                name=a["name"],
+                kind=a["kind"],
+                group=_group_key(a["group"]),
+                estimate=_number(a["estimate"]),
+                ci_low=_number(a["ci_low"]),
+                ci_high=_number(a["ci_high"]),
+                labels_used=int(a["labels_used"]),
+            )
+            for a in data["aggregates"]
+        ]
+        plain = {
+            name: data[name]
+            for name in (
+                "query_id",
+                "sql",
+                "collection",
+                "proxy",
+                "confidence",
+                "ci_method",
+                "budget",
+                "calls_spent",
+                "calls_spent_total",
+                "labels_reused",
+                "fresh_labels",
+                "oracle_attempts",
+                "retries",
+                "left_out",
+                "population",
+                "wall_time_s",
+                "warnings",
+                "runs",
+            )
+        }
+        strata = [
+            {k: (float("nan") if v is None else v) for k, v in row.items()}
+            for row in data["strata"]
+        ]
+        return cls(aggregates=aggregates, strata=strata, **plain)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dict (NaN → ``None``)."""
         return {
@@ -129,6 +198,15 @@ class QueryResult:
             "warnings": self.warnings,
             "runs": self.runs,
         }
+
+
+def _number(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _group_key(value: Any) -> Any:
+    """Inverse of :func:`_json_key`: JSON lists (several GROUP BY columns) back to tuples."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _finite(value: Any) -> Any:
