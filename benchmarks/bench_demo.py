@@ -40,8 +40,8 @@ import torch
 from numpy.typing import NDArray
 
 import abae
-from abae.demo import load_dataset
-from abae.demo.builtin_datasets import DATASET_NAMES, DemoDataset
+from abae.demo.builtin_datasets import DemoDataset, load_dataset
+from abae.demo.choices import DATASET_NAMES
 from abae.proxy import roc_auc, train_proxy
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -10,7 +10,8 @@ import pytest
 
 from abae.cli import main
 from abae.datasets.fashion_mnist import DEFAULT_DIR
-from abae.demo import DemoOptions, load_dataset, run_demo
+from abae.demo.builtin_datasets import load_dataset
+from abae.demo.main_job import DemoOptions, run_demo
 from abae.store import LabelLedger, Store
 
 needs_fashion_mnist = pytest.mark.skipif(

@@ -7,7 +7,8 @@ import pytest
 from proxy_pipeline_data import tiny_images
 
 from abae.proxy import train_proxy
-from abae.scaleout import EXECUTOR_ENV_VAR, LocalExecutor, executor_named, score_record_batch
+from abae.proxy.batch_scorer import ProxyBatchScorer, score_record_batch
+from abae.scaleout import EXECUTOR_ENV_VAR, LocalExecutor, executor_named
 from abae.store.records import RecordBatch
 from numerics import assert_close_across_paths, assert_same_path
 
@@ -33,13 +34,15 @@ def test_local_executor_scores_batches_in_order() -> None:
     data = tiny_images(50)
     proxy = train_proxy(data.images, data.predicate, epochs=1, progress=False)
     batches = _batches(data.images, 16)
-    ids, scores = LocalExecutor().score(proxy, batches, total=50, progress=False)
+    ids, scores = LocalExecutor().score(ProxyBatchScorer(proxy), batches, total=50, progress=False)
     np.testing.assert_array_equal(ids, np.arange(50))
     # PNG-decoded batches of 16 against one in-memory batch of 50: two paths.
     assert_close_across_paths(scores, proxy.score(data.images, progress=False))
     # The executor runs the same step on the same batch: the same path.
     assert_same_path(score_record_batch(proxy, batches[1]), scores[16:32])
-    empty_ids, empty_scores = LocalExecutor().score(proxy, [], total=0, progress=False)
+    empty_ids, empty_scores = LocalExecutor().score(
+        ProxyBatchScorer(proxy), [], total=0, progress=False
+    )
     assert empty_ids.size == 0
     assert empty_scores.size == 0
 

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from abae.cli.executor_option import add_executor_option, chosen_executor
-from abae.cli.progress_bar import QueryProgressBar
-from abae.demo.builtin_datasets import (
+from abae.demo.choices import (
     DATASET_NAMES,
     DEFAULT_BUDGETS,
     DEFAULT_PREDICATES,
@@ -100,7 +99,8 @@ def _positive_int(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from abae.demo import DemoOptions, format_outcome, run_demo
+    from abae.cli.progress_bar import QueryProgressBar
+    from abae.demo.main_job import DemoOptions, format_outcome, run_demo
 
     options = DemoOptions(
         dataset=args.dataset,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from abae.scaleout.executor import EXECUTOR_ENV_VAR, EXECUTOR_NAMES, Executor, executor_named
+from abae.scaleout.names import EXECUTOR_ENV_VAR, EXECUTOR_NAMES
+
+if TYPE_CHECKING:
+    from abae.scaleout.executor import Executor
 
 
 def add_executor_option(parser: argparse.ArgumentParser) -> None:
@@ -21,4 +25,6 @@ def add_executor_option(parser: argparse.ArgumentParser) -> None:
 
 
 def chosen_executor(args: argparse.Namespace) -> Executor:
+    from abae.scaleout.executor import executor_named
+
     return executor_named(args.executor)

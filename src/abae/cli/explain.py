@@ -7,8 +7,6 @@ import json
 from typing import Any
 
 from abae.cli.store_option import add_db_option, open_store
-from abae.engine import Engine, explain_query
-from abae.oracles import load_oracle_file
 
 
 def register(subparsers: Any) -> None:
@@ -32,6 +30,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from abae.engine import Engine, explain_query
+    from abae.oracles import load_oracle_file
+
     engine = Engine(open_store(args), load_oracle_file(args.oracles), strata=args.strata)
     explanation = explain_query(engine, args.sql, seed=args.seed)
     if args.json:

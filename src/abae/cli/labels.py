@@ -8,7 +8,6 @@ from dataclasses import asdict
 from typing import Any
 
 from abae.cli.store_option import add_db_option, open_store
-from abae.store import export_json, summarize_ledger
 
 
 def register(subparsers: Any) -> None:
@@ -27,6 +26,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from abae.store import export_json, summarize_ledger
+
     store = open_store(args)
     summary = summarize_ledger(store)
     if args.export:

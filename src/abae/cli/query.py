@@ -8,11 +8,8 @@ import sys
 from typing import Any
 
 from abae.cli.executor_option import add_executor_option, chosen_executor
-from abae.cli.progress_bar import QueryProgressBar
 from abae.cli.result_output import add_result_output_options, print_result
 from abae.cli.store_option import add_db_option, open_store
-from abae.engine import Engine
-from abae.oracles import RetryPolicy, load_oracle_file
 
 DESCRIPTION = """\
 Run a query of the ABae SQL dialect, e.g.
@@ -63,6 +60,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from abae.cli.progress_bar import QueryProgressBar
+    from abae.engine import Engine
+    from abae.oracles import RetryPolicy, load_oracle_file
+
     executor = chosen_executor(args)
     trainer = None
     if args.train_proxy:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from abae.engine.result import QueryResult
+if TYPE_CHECKING:
+    from abae.engine.result import QueryResult
 
 
 def add_result_output_options(parser: argparse.ArgumentParser) -> None:

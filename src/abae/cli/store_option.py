@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from abae.store import Store
 from abae.store.location import DB_ENV_VAR, DEFAULT_DB_FILENAME
+
+if TYPE_CHECKING:
+    from abae.store import Store
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -18,4 +21,6 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
 
 
 def open_store(args: argparse.Namespace) -> Store:
+    from abae.store import Store
+
     return Store(args.db)

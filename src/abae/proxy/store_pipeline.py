@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from abae.engine.proxy_requests import ProxyTrainingRequest
 from abae.errors import AbaeError
 from abae.oracles.registry import OracleRegistry
+from abae.proxy.batch_scorer import ProxyBatchScorer
 from abae.proxy.checkpoint import ProxyCheckpointError, load_proxy, save_proxy
 from abae.proxy.image_spec import ImageSpec
 from abae.proxy.pilot_labels import PilotLabels, draw_pilot, label_pilot, pilot_query_id
@@ -164,8 +165,13 @@ def score_collection(
     if not isinstance(proxy, Proxy):
         proxy = _load_for(records, proxy)
     column = name or proxy.name
+    scorer = ProxyBatchScorer(proxy)
     ids, scores = (executor or LocalExecutor()).score(
-        proxy, records.iter_batches(batch_size=batch_size), total=total, progress=progress
+        scorer,
+        records.iter_batches(batch_size=batch_size),
+        total=total,
+        progress=progress,
+        description=scorer.description,
     )
     description = f"{proxy.task} proxy {proxy.name} ({proxy.spec.describe()})"
     records.write_proxy_scores(column, ids, scores, description=description)

@@ -1,35 +1,32 @@
-"""Where proxy scoring and oracle calls run: in this process (default) or on a Ray cluster.
+"""Where batch scoring and oracle calls run: in this process (default) or on a Ray cluster.
 
-- :class:`LocalExecutor` scores record batches one after another in this process.
-- :class:`RayExecutor` (``pip install -c constraints.txt -e ".[ray]"``) scores them as
-  Ray tasks, one per record batch, and :meth:`RayExecutor.oracles` turns every
-  oracle call into a Ray task; the label ledger and the budget stay in this
-  process, so accounting is the same as in process.
-- :func:`executor_named` picks one by name, or from ``$ABAE_EXECUTOR``.
+- :class:`~abae.scaleout.executor.LocalExecutor` scores record batches one after
+  another in this process.
+- :class:`~abae.scaleout.ray_executor.RayExecutor` (``pip install -c
+  constraints.txt -e ".[ray]"``) scores them as Ray tasks, one per record batch,
+  and turns every oracle call into a Ray task; the label ledger and the budget
+  stay in this process, so accounting is the same as in process.
+- :func:`~abae.scaleout.executor.executor_named` picks one by name, or from
+  ``$ABAE_EXECUTOR``.
 
-Both run the same per-batch step (:func:`score_record_batch`), so for a given
-proxy and records they give the same scores.
+Executors take a scoring function (:data:`~abae.scaleout.executor.BatchScorer`)
+and know nothing of models; this package imports neither torch nor Ray until a
+Ray executor is made.
 """
 
 from __future__ import annotations
 
-from abae.scaleout.executor import (
-    EXECUTOR_ENV_VAR,
-    EXECUTOR_NAMES,
-    Executor,
-    LocalExecutor,
-    executor_named,
-    score_record_batch,
-)
+from abae.scaleout.executor import BatchScorer, Executor, LocalExecutor, executor_named
+from abae.scaleout.names import EXECUTOR_ENV_VAR, EXECUTOR_NAMES
 from abae.scaleout.ray_executor import RayExecutor, ray_available
 
 __all__ = [
     "EXECUTOR_ENV_VAR",
     "EXECUTOR_NAMES",
+    "BatchScorer",
     "Executor",
     "LocalExecutor",
     "RayExecutor",
     "executor_named",
     "ray_available",
-    "score_record_batch",
 ]

@@ -1,14 +1,16 @@
 """The executor interface and the in-process executor.
 
-An executor runs the two kinds of bulk work a query needs: proxy scoring over
-record batches (:meth:`Executor.score`) and oracle calls (:meth:`Executor.oracles`
-wraps a registry so its calls run where the executor runs them).
+An executor runs the two kinds of bulk work a query needs: scoring record
+batches with a scoring function (:meth:`Executor.score`) and oracle calls
+(:meth:`Executor.oracles` wraps a registry so its calls run where the executor
+runs them). Executors know nothing of models: the caller hands them a
+:data:`BatchScorer`, e.g. :class:`abae.proxy.ProxyBatchScorer`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import numpy as np
@@ -16,33 +18,39 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from abae.oracles.registry import OracleRegistry
-from abae.proxy.record_images import decode_record_images
-from abae.proxy.trained_proxy import Proxy
+from abae.scaleout.names import EXECUTOR_ENV_VAR, EXECUTOR_NAMES
 from abae.store.records import RecordBatch
 
-EXECUTOR_ENV_VAR = "ABAE_EXECUTOR"
-EXECUTOR_NAMES = ("local", "ray")
+BatchScorer = Callable[[RecordBatch], NDArray[np.float64]]
+"""``scorer(batch) -> float64 (B,)``: one score per record of the batch, in its order.
 
-
-def score_record_batch(proxy: Proxy, batch: RecordBatch) -> NDArray[np.float64]:
-    """Decode one record batch and score it: float64 ``(B,)`` in the batch's order.
-
-    Raises:
-        abae.proxy.ImageInputError: a record whose image is missing or unreadable, or
-            of another size or mode than the proxy reads (names the record).
-    """
-    return proxy.score_batch(decode_record_images(batch, proxy.spec))
+Executors that run batches elsewhere (Ray) pickle it once, so it must be
+picklable and must not hold open files or connections."""
 
 
 class Executor(Protocol):
-    """Runs proxy scoring and oracle calls somewhere."""
+    """Runs batch scoring and oracle calls somewhere."""
 
     name: str
 
     def score(
-        self, proxy: Proxy, batches: Iterable[RecordBatch], *, total: int, progress: bool = True
+        self,
+        scorer: BatchScorer,
+        batches: Iterable[RecordBatch],
+        *,
+        total: int,
+        progress: bool = True,
+        description: str = "scores",
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """Score every record of ``batches``: (ids int64 (N,), scores float64 (N,)) in order."""
+        """Score every record of ``batches``: (ids int64 (N,), scores float64 (N,)) in order.
+
+        Args:
+            scorer: the per-batch scoring function.
+            batches: record batches, in id order.
+            total: records in all batches (for the progress bar).
+            progress: show a progress bar.
+            description: the progress bar's label.
+        """
         ...
 
     def oracles(self, registry: OracleRegistry) -> OracleRegistry:
@@ -50,8 +58,9 @@ class Executor(Protocol):
         ...
 
 
-def _bar(total: int, progress: bool, name: str) -> tqdm:
-    return tqdm(total=total, desc=f"{name} scores", unit="img", disable=not progress)
+def progress_bar(total: int, progress: bool, description: str) -> tqdm:
+    """A tqdm bar counting records."""
+    return tqdm(total=total, desc=description, unit="rec", disable=not progress)
 
 
 class LocalExecutor:
@@ -60,24 +69,31 @@ class LocalExecutor:
     name = "local"
 
     def score(
-        self, proxy: Proxy, batches: Iterable[RecordBatch], *, total: int, progress: bool = True
+        self,
+        scorer: BatchScorer,
+        batches: Iterable[RecordBatch],
+        *,
+        total: int,
+        progress: bool = True,
+        description: str = "scores",
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         ids: list[NDArray[np.int64]] = []
         scores: list[NDArray[np.float64]] = []
-        with _bar(total, progress, proxy.name) as bar:
+        with progress_bar(total, progress, description) as bar:
             for batch in batches:
                 ids.append(batch.ids)
-                scores.append(score_record_batch(proxy, batch))
+                scores.append(np.asarray(scorer(batch), dtype=np.float64))
                 bar.update(batch.ids.size)
-        return _joined(ids, scores)
+        return joined_scores(ids, scores)
 
     def oracles(self, registry: OracleRegistry) -> OracleRegistry:
         return registry
 
 
-def _joined(
+def joined_scores(
     ids: list[NDArray[np.int64]], scores: list[NDArray[np.float64]]
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Concatenate per-batch ids and scores (empty arrays when there were no batches)."""
     if not ids:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     return np.concatenate(ids), np.concatenate(scores)

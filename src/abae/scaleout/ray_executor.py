@@ -1,11 +1,13 @@
-"""Scale-out on Ray: proxy scoring as Ray tasks over record batches, oracle calls as Ray tasks.
+"""Scale-out on Ray: batch scoring as Ray tasks over record batches, oracle calls as Ray tasks.
 
 Ray is an optional extra (``pip install -c constraints.txt -e ".[ray]"``). The
 driver keeps the store: it reads record batches from DuckDB (one process may
 write a DuckDB file at a time, so workers never open it), ships each batch's
-encoded images to a task that decodes and scores them with the proxy (put in
+encoded images to a task that scores them with the scoring function (put in
 the object store once), and writes the scores back. At most
 ``max_in_flight`` batches are out at once, which bounds the driver's memory.
+Ray starts each worker with ``OMP_NUM_THREADS`` set to the task's CPUs (1), so
+tasks on one machine do not oversubscribe its cores.
 
 Oracle calls: each registered oracle becomes a Ray task; the oracle runtime's
 threads submit them and wait, so claims, the budget and the ledger stay exactly
@@ -26,11 +28,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from tqdm.auto import tqdm
 
 from abae.errors import AbaeError
 from abae.oracles.registry import OracleRegistry
-from abae.proxy.trained_proxy import Proxy
+from abae.scaleout.executor import BatchScorer, joined_scores, progress_bar
 from abae.store.records import RecordBatch
 
 USER_ORACLE_MODULE_PREFIX = "abae_user_oracles_"
@@ -53,13 +54,8 @@ def _ray() -> Any:
     return ray
 
 
-def _score_on_worker(proxy: Proxy, batch: RecordBatch) -> NDArray[np.float64]:
-    import torch
-
-    from abae.scaleout.executor import score_record_batch
-
-    torch.set_num_threads(1)
-    return score_record_batch(proxy, batch)
+def _score_on_worker(scorer: BatchScorer, batch: RecordBatch) -> NDArray[np.float64]:
+    return scorer(batch)
 
 
 def _call_on_worker(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -99,15 +95,19 @@ class RayExecutor:
         self._call = self.ray.remote(num_cpus=1)(_call_on_worker)
 
     def score(
-        self, proxy: Proxy, batches: Iterable[RecordBatch], *, total: int, progress: bool = True
+        self,
+        scorer: BatchScorer,
+        batches: Iterable[RecordBatch],
+        *,
+        total: int,
+        progress: bool = True,
+        description: str = "scores",
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        proxy_ref = self.ray.put(proxy)
+        scorer_ref = self.ray.put(scorer)
         pending: deque[tuple[NDArray[np.int64], Any]] = deque()
         ids: list[NDArray[np.int64]] = []
         scores: list[NDArray[np.float64]] = []
-        with tqdm(
-            total=total, desc=f"{proxy.name} scores (ray)", unit="img", disable=not progress
-        ) as bar:
+        with progress_bar(total, progress, f"{description} (ray)") as bar:
 
             def collect_oldest() -> None:
                 batch_ids, ref = pending.popleft()
@@ -118,12 +118,10 @@ class RayExecutor:
             for batch in batches:
                 if len(pending) >= self.max_in_flight:
                     collect_oldest()
-                pending.append((batch.ids, self._score.remote(proxy_ref, batch)))
+                pending.append((batch.ids, self._score.remote(scorer_ref, batch)))
             while pending:
                 collect_oldest()
-        if not ids:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-        return np.concatenate(ids), np.concatenate(scores)
+        return joined_scores(ids, scores)
 
     def oracles(self, registry: OracleRegistry) -> OracleRegistry:
         wrapped = OracleRegistry()
