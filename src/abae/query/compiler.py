@@ -1,9 +1,22 @@
 """Compile a parsed ABae query against a store's catalog into a :class:`QueryPlan`.
 
 The compiler decides which parts are cheap (DuckDB SQL over columns) and which
-need an oracle, checks every name (table, columns, proxies, oracles) and
-rejects anything outside the read-only subset, each time with the line and
-column of the offending node and what was expected.
+need an oracle, checks every name (table, columns, proxies, oracles) and every
+type (columns against literals, oracle outputs against what they are compared
+with), and rejects anything outside the read-only subset, each time with the
+line and column of the offending node and what was expected.
+
+Example:
+    >>> catalog = {"frames": CollectionInfo({"id": "BIGINT", "image": "VARCHAR",
+    ...                                       "speed": "DOUBLE", "p": "DOUBLE"}, ["p"])}
+    >>> plan = compile_query(
+    ...     "SELECT AVG(count_cars(image) * 1.5) FROM frames "
+    ...     "WHERE count_cars(image) > 2 AND speed < 30 ERROR WITHIN 0.05 RELATIVE USING p",
+    ...     catalog, ["count_cars"])
+    >>> plan.prefilter.sql, plan.prefilter.params
+    ('(("speed" < ?))', (30,))
+    >>> str(plan.predicate), plan.budget, plan.budget_defaulted, plan.proxy_columns
+    ('count_cars(image) > 2', 10000, True, ('p',))
 """
 
 from __future__ import annotations
@@ -13,8 +26,10 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from abae.query.dialect import parse_query
+from abae.query.dialect import GroupProxyMap, parse_query
 from abae.query.errors import QueryCompileError
+from abae.query.limits import DEFAULT_ORACLE_LIMIT, DEFAULT_PROBABILITY, query_limits
+from abae.query.oracle_calls import OracleDeclarations, OracleResolver, signatures
 from abae.query.plan import (
     Aggregate,
     AllOf,
@@ -22,18 +37,32 @@ from abae.query.plan import (
     CheapTest,
     NoneOf,
     OracleCall,
+    OracleCondition,
+    OracleGroups,
     OracleTest,
     Predicate,
     QueryPlan,
     SqlFragment,
 )
-from abae.query.sql_emitter import SqlEmitter, fail
-from abae.store.identifiers import validate_identifier
+from abae.query.proxies import ProxyPlanner
+from abae.query.sql_emitter import SqlEmitter, fail, shown, text_of
+from abae.query.sql_types import kind_of_type
+from abae.query.value_compiler import ValueCompiler
 
-DEFAULT_PROBABILITY = 0.95
-_ALLOWED_ARGS = {"expressions", "from_", "where", "group", "oracle_limit", "proxy", "probability"}
-_NUMERIC_TYPES = ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC", "BOOLEAN")
-_COMPARISONS = {exp.EQ: "=", exp.NEQ: "<>", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
+__all__ = ["DEFAULT_ORACLE_LIMIT", "DEFAULT_PROBABILITY", "CollectionInfo", "compile_query"]
+
+_ALLOWED_ARGS = {
+    "expressions",
+    "from_",
+    "where",
+    "group",
+    "oracle_limit",
+    "proxy",
+    "probability",
+    "error_target",
+    "cost_limit",
+}
+_CONDITIONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between, exp.Is)
 
 
 @dataclass(frozen=True)
@@ -50,20 +79,40 @@ class CollectionInfo:
 
 
 def compile_query(
-    sql: str, collections: Mapping[str, CollectionInfo], oracles: Collection[str]
+    sql: str,
+    collections: Mapping[str, CollectionInfo],
+    oracles: OracleDeclarations,
+    *,
+    tree: exp.Select | None = None,
 ) -> QueryPlan:
-    """Parse and compile ``sql``.
+    """Parse (unless ``tree`` is given) and compile ``sql``.
 
     Args:
+        sql: the query text (kept in the plan, and used to parse when ``tree`` is ``None``).
         collections: the store's collections by name.
-        oracles: names of the registered oracles.
+        oracles: the registered oracles: an :class:`~abae.oracles.OracleRegistry`, a
+            mapping of name to :class:`~abae.oracles.OracleSpec` (their ``returns``
+            and ``categories`` are type-checked), or a collection of names (what
+            they return is then unknown: checked per answer at run time).
+        tree: ``parse_query(sql)`` when the caller already parsed it (parse once per
+            run); it is not modified.
 
     Raises:
         QueryParseError: the text is not valid in the dialect.
-        QueryCompileError: unknown names or unsupported constructs.
+        QueryCompileError: unknown names, type mismatches or unsupported constructs.
     """
-    tree = parse_query(sql)
-    return _Compiler(sql, tree, collections, {o.lower(): o for o in oracles}).compile()
+    parsed = parse_query(sql) if tree is None else tree
+    return _Compiler(sql, parsed, collections, oracles).compile()
+
+
+@dataclass(frozen=True)
+class _GroupOracle:
+    """``GROUP BY`` an oracle call, before its proxies are chosen."""
+
+    node: exp.Expr
+    name: str
+    call: OracleCall
+    categories: tuple[str, ...]
 
 
 class _Compiler:
@@ -72,31 +121,34 @@ class _Compiler:
         sql: str,
         tree: exp.Select,
         collections: Mapping[str, CollectionInfo],
-        oracles: Mapping[str, str],
+        oracles: OracleDeclarations,
     ) -> None:
         self.sql = sql
         self.tree = tree
         self.collections = collections
-        self.oracles = oracles
+        self.signatures = signatures(oracles)
         self.tests: list[CheapTest] = []
-        self.used_oracles: dict[str, None] = {}
 
     def compile(self) -> QueryPlan:
         self._reject_unsupported()
-        self.table, info = self._table()
-        self.info = info
-        self.columns = {name.lower(): (name, sql_type) for name, sql_type in info.columns.items()}
+        self.table, self.info = self._table()
+        self.columns = {
+            name.lower(): (name, sql_type) for name, sql_type in self.info.columns.items()
+        }
         self.emitter = SqlEmitter(self.table, self.columns)
-        group_by = self._group_by()
-        aggregates = self._aggregates({name.lower() for name, _ in group_by})
+        self.resolver = OracleResolver(self.signatures, self.emitter)
+        self.values = ValueCompiler(self.emitter, self.resolver)
+        limits = query_limits(self.tree, self.sql)
+        group_by, group_oracle = self._group_by()
+        aggregates = self._aggregates({name.lower() for name, _ in group_by}, group_oracle)
         prefilter, predicate = self._where()
-        budget = self._budget()
-        probability = self._probability()
-        proxy, proxy_text = self._proxy(predicate, aggregates)
-        if not self.used_oracles:
+        planner = ProxyPlanner(self.table, self.columns, self.info.proxies)
+        proxy, proxy_text, groups = self._proxies(planner, predicate, aggregates, group_oracle)
+        if not self.resolver.used:
+            known = ", ".join(sorted(s.name for s in self.signatures.values()))
             raise QueryCompileError(
                 "the query calls no oracle function; an approximate query needs an oracle in "
-                f"WHERE or in an aggregate (registered: {', '.join(self.oracles.values()) or 'none'})",
+                f"WHERE, in an aggregate or in GROUP BY (registered: {known or 'none'})",
                 1,
                 1,
             )
@@ -110,9 +162,15 @@ class _Compiler:
             group_by=tuple(group_by),
             proxy=proxy,
             proxy_text=proxy_text,
-            budget=budget,
-            probability=probability,
-            oracles=tuple(self.used_oracles),
+            budget=limits.budget,
+            probability=limits.probability,
+            oracles=tuple(self.resolver.used),
+            budget_defaulted=limits.budget_defaulted,
+            error_target=limits.error_target,
+            cost_limit=limits.cost_limit,
+            proxy_columns=planner.proxy_columns,
+            group_oracle=groups,
+            cheap_values=self.values.cheap_values,
         )
 
     # --- clauses -----------------------------------------------------------------
@@ -141,6 +199,9 @@ class _Compiler:
             raise fail(table, "expected a plain collection name after FROM, not a qualified one")
         if table.args.get("alias") is not None:
             raise fail(table.args["alias"], "table aliases are not supported")
+        extra = [k for k, v in table.args.items() if k != "this" and v not in (None, False, [])]
+        if extra:
+            raise fail(table, f"expected a plain collection name after FROM, got {table.sql()!r}")
         name = table.name
         matches = {k.lower(): k for k in self.collections}
         if name.lower() not in matches:
@@ -149,24 +210,83 @@ class _Compiler:
         stored = matches[name.lower()]
         return stored, self.collections[stored]
 
-    def _group_by(self) -> list[tuple[str, SqlFragment]]:
+    def _select_aliases(self) -> dict[str, exp.Expr]:
+        return {
+            item.alias.lower(): item.this
+            for item in self.tree.expressions
+            if isinstance(item, exp.Alias) and item.alias
+        }
+
+    def _group_by(self) -> tuple[list[tuple[str, SqlFragment]], _GroupOracle | None]:
         group = self.tree.args.get("group")
         if group is None:
-            return []
-        keys = []
+            return [], None
+        for key, value in group.args.items():
+            if key != "expressions" and value not in (None, False, []):
+                node = value[0] if isinstance(value, list) else value
+                where = node if isinstance(node, exp.Expr) else group
+                raise fail(where, f"GROUP BY {key.upper()} is not supported")
+        aliases = self._select_aliases()
+        keys: list[tuple[str, SqlFragment]] = []
+        oracle: _GroupOracle | None = None
         for node in group.expressions:
+            target, name = node, text_of(node)
+            if (
+                isinstance(node, exp.Column)
+                and not node.table
+                and node.name.lower() not in self.columns
+                and self.resolver.is_call(aliases.get(node.name.lower(), node))
+            ):
+                target, name = aliases[node.name.lower()], node.name
+            if self.resolver.is_call(target):
+                if oracle is not None:
+                    raise fail(node, "GROUP BY takes at most one oracle output")
+                oracle = self._group_oracle(target, name)
+                continue
             if not isinstance(node, exp.Column):
-                raise fail(node, "GROUP BY takes column names only")
-            name = self.emitter.column_name(node)
-            keys.append((name, SqlFragment(f'"{name}"')))
-        return keys
+                raise fail(
+                    node,
+                    "GROUP BY takes column names, or one oracle call that returns a category",
+                )
+            column = self.emitter.column_name(node)
+            if kind_of_type(self.columns[column.lower()][1]) in ("blob", "other"):
+                raise fail(
+                    node,
+                    f"cannot group by column {column!r} of type {self.columns[column.lower()][1]}",
+                )
+            keys.append((column, SqlFragment(f'"{column}"')))
+        if oracle is not None and keys:
+            raise fail(
+                oracle.node,
+                "GROUP BY an oracle output together with columns is not supported; group by the "
+                "oracle output alone and restrict the columns in WHERE",
+            )
+        return keys, oracle
 
-    def _aggregates(self, group_names: set[str]) -> list[Aggregate]:
+    def _group_oracle(self, node: exp.Expr, name: str) -> _GroupOracle:
+        call, signature = self.resolver.resolve(node)
+        if signature.returns != "category":
+            if signature.returns == "any":
+                hint = (
+                    f"declare its categories: @abae.oracle({signature.name!r}, "
+                    "returns=['car', 'bus', ...])"
+                )
+            else:
+                hint = f"it returns {signature.describe()}"
+            raise fail(
+                node,
+                f"GROUP BY an oracle output needs an oracle that returns a category; {hint}",
+            )
+        return _GroupOracle(node, name, call, signature.categories)
+
+    def _aggregates(self, group_names: set[str], group: _GroupOracle | None) -> list[Aggregate]:
         aggregates: list[Aggregate] = []
         for item in self.tree.expressions:
             alias = item.alias if isinstance(item, exp.Alias) else ""
             node = item.this if isinstance(item, exp.Alias) else item
             if isinstance(node, exp.Column) and node.name.lower() in group_names:
+                continue
+            if group is not None and (node == group.node or (alias and alias == group.name)):
                 continue
             if isinstance(node, exp.Count):
                 if not isinstance(node.this, exp.Star) or node.args.get("distinct"):
@@ -174,18 +294,7 @@ class _Compiler:
                 aggregates.append(Aggregate("count", alias or "count"))
                 continue
             if isinstance(node, exp.Avg | exp.Sum):
-                kind = "avg" if isinstance(node, exp.Avg) else "sum"
-                inner = node.this
-                if isinstance(inner, exp.Distinct):
-                    raise fail(node, f"{kind.upper()}(DISTINCT ...) is not supported")
-                if self._is_oracle_call(inner):
-                    call = self._oracle_call(inner)
-                    name = alias or f"{kind}({call})"
-                    aggregates.append(Aggregate(kind, name, oracle=call))
-                else:
-                    name = alias or f"{kind}({inner.sql()})"
-                    self._check_cheap(inner, f"{kind.upper()}(...)")
-                    aggregates.append(Aggregate(kind, name, column=self.emitter.emit(inner)))
+                aggregates.append(self._statistic(node, alias))
                 continue
             if isinstance(node, exp.Column):
                 raise fail(
@@ -193,23 +302,60 @@ class _Compiler:
                     f"column {node.name!r} in SELECT must be in GROUP BY; "
                     "expected AVG(...), SUM(...), COUNT(*) or a GROUP BY column",
                 )
-            raise fail(node, f"expected AVG(...), SUM(...) or COUNT(*), got {node.sql()!r}")
+            if self.resolver.is_call(node):
+                raise fail(
+                    node,
+                    f"{shown(node)} in SELECT must be in GROUP BY; expected AVG(...), SUM(...), "
+                    "COUNT(*) or the GROUP BY oracle output",
+                )
+            raise fail(node, f"expected AVG(...), SUM(...) or COUNT(*), got {shown(node)!r}")
         if not aggregates:
             raise QueryCompileError(
                 "expected at least one aggregate in SELECT: AVG(...), SUM(...) or COUNT(*)", 1, 1
             )
         return aggregates
 
+    def _statistic(self, node: exp.Expr, alias: str) -> Aggregate:
+        kind = "avg" if isinstance(node, exp.Avg) else "sum"
+        inner = node.this
+        if isinstance(inner, exp.Distinct):
+            raise fail(node, f"{kind.upper()}(DISTINCT ...) is not supported")
+        if node.expressions:
+            raise fail(node.expressions[0], f"{kind.upper()}(...) takes one argument")
+        for nested in inner.walk():
+            if isinstance(nested, exp.AggFunc):
+                raise fail(nested, f"nested aggregate in {kind.upper()}(...)")
+        context = f"{kind.upper()}(...)"
+        if self.resolver.is_call(inner):
+            call, signature = self.resolver.resolve(inner)
+            if signature.returns in ("bool", "category"):
+                hint = (
+                    "count its positives with COUNT(*) ... WHERE " + str(call)
+                    if signature.returns == "bool"
+                    else "group by it instead: GROUP BY " + str(call)
+                )
+                raise fail(
+                    inner,
+                    f"expected a number in {context}, but oracle {signature.name!r} returns "
+                    f"{signature.describe()}; {hint}",
+                )
+            return Aggregate(kind, alias or f"{kind}({call})", oracle=call)
+        if self.resolver.has_call(inner):
+            value = self.values.number(inner, context)
+            return Aggregate(kind, alias or f"{kind}({text_of(inner)})", expression=value)
+        column = self.emitter.emit(inner, expect="number", context=context)
+        return Aggregate(kind, alias or f"{kind}({text_of(inner)})", column=column)
+
     def _where(self) -> tuple[SqlFragment | None, Predicate | None]:
         where = self.tree.args.get("where")
         if where is None:
             return None, None
         conjuncts = _flatten(where.this, exp.And)
-        cheap = [c for c in conjuncts if not self._has_oracle(c)]
-        costly = [c for c in conjuncts if self._has_oracle(c)]
+        cheap = [c for c in conjuncts if not self.resolver.has_call(c)]
+        costly = [c for c in conjuncts if self.resolver.has_call(c)]
         prefilter = None
         if cheap:
-            fragments = [self.emitter.emit(c) for c in cheap]
+            fragments = [self.emitter.emit(c, expect="boolean", context="WHERE") for c in cheap]
             prefilter = SqlFragment(
                 " AND ".join(f"({f.sql})" for f in fragments),
                 tuple(p for f in fragments for p in f.params),
@@ -222,8 +368,9 @@ class _Compiler:
     def _predicate(self, node: exp.Expr) -> Predicate:
         if isinstance(node, exp.Paren):
             return self._predicate(node.this)
-        if not self._has_oracle(node):
-            test = CheapTest(len(self.tests), self.emitter.emit(node), node.sql())
+        if not self.resolver.has_call(node):
+            fragment = self.emitter.emit(node, expect="boolean", context="WHERE")
+            test = CheapTest(len(self.tests), fragment, text_of(node))
             self.tests.append(test)
             return test
         if isinstance(node, exp.And):
@@ -232,151 +379,107 @@ class _Compiler:
             return AnyOf(tuple(self._predicate(p) for p in _flatten(node, exp.Or)))
         if isinstance(node, exp.Not):
             return NoneOf(self._predicate(node.this))
-        if self._is_oracle_call(node):
-            return OracleTest(self._oracle_call(node))
-        if type(node) in _COMPARISONS:
-            raise fail(
-                node,
-                "comparisons on oracle outputs are not supported; expected a predicate oracle "
-                "(returning True/False), e.g. WHERE has_red_light(image)",
-            )
-        raise fail(node, f"unsupported condition {node.sql()!r}; expected AND/OR/NOT of predicates")
-
-    def _budget(self) -> int:
-        node = self.tree.args.get("oracle_limit")
-        if node is None:
-            lines = self.sql.rstrip().rstrip(";").splitlines() or [""]
-            raise QueryCompileError(
-                "expected ORACLE LIMIT <calls> at the end of the query: the oracle budget",
-                len(lines),
-                len(lines[-1]) + 1,
-            )
-        if not isinstance(node, exp.Literal) or not node.name.isdigit() or int(node.name) < 1:
-            raise fail(node, f"ORACLE LIMIT needs a positive integer, got {node.sql()}")
-        return int(node.name)
-
-    def _probability(self) -> float:
-        node = self.tree.args.get("probability")
-        if node is None:
-            return DEFAULT_PROBABILITY
-        try:
-            value = float(node.name) if isinstance(node, exp.Literal) else -1.0
-        except ValueError:
-            value = -1.0
-        if not 0.0 < value < 1.0:
-            raise fail(node, f"WITH PROBABILITY needs a number in (0, 1), got {node.sql()}")
-        return value
-
-    def _proxy(
-        self, predicate: Predicate | None, aggregates: list[Aggregate]
-    ) -> tuple[SqlFragment, str]:
-        node = self.tree.args.get("proxy")
-        if node is not None:
-            if self._has_oracle(node):
-                raise fail(node, "USING takes proxy columns, not oracle calls")
-
-            def numeric_only(column: exp.Column, name: str) -> None:
-                sql_type = self.columns[name.lower()][1].upper()
-                if not any(t in sql_type for t in _NUMERIC_TYPES):
-                    raise fail(column, f"USING needs numeric proxy columns; {name!r} is {sql_type}")
-
-            emitter = SqlEmitter(
-                self.table, self.columns, logic="probability", on_column=numeric_only
-            )
-            return emitter.emit(node), node.sql()
-        if predicate is not None:
-            return self._derived_proxy(predicate)
-        for aggregate in aggregates:
-            if aggregate.oracle is not None:
-                column = self._proxy_for(aggregate.oracle.name)
-                if column is not None:
-                    return SqlFragment(f'"{column}"'), column
-        raise QueryCompileError(
-            "expected USING <proxy>: no proxy score column matches the query's oracles "
-            f"(proxies in {self.table!r}: {', '.join(sorted(self.info.proxies)) or 'none'})",
-            1,
-            1,
+        if self.resolver.is_call(node):
+            return self._oracle_test(node)
+        if isinstance(node, _CONDITIONS):
+            return OracleCondition(self.values.condition(node), text_of(node))
+        raise fail(
+            node,
+            f"expected a condition in WHERE, got {shown(node)!r}: use an oracle predicate "
+            "(has_red_light(image)), a comparison (count_cars(image) > 2), IN, BETWEEN, or "
+            "AND/OR/NOT of conditions",
         )
 
-    def _derived_proxy(self, predicate: Predicate) -> tuple[SqlFragment, str]:
-        if isinstance(predicate, CheapTest):
-            return (
-                SqlFragment(
-                    f"CAST(coalesce(({predicate.fragment.sql}), FALSE) AS DOUBLE)",
-                    predicate.fragment.params,
-                ),
-                f"[{predicate.text}]",
+    def _oracle_test(self, node: exp.Expr) -> OracleTest:
+        call, signature = self.resolver.resolve(node)
+        if signature.returns == "number":
+            raise fail(
+                node,
+                f"expected a condition in WHERE, but oracle {signature.name!r} returns a number; "
+                f"compare it, e.g. {call} > 2",
             )
-        if isinstance(predicate, OracleTest):
-            column = self._proxy_for(predicate.call.name)
-            if column is None:
-                raise QueryCompileError(
-                    f"expected USING <proxy>: no proxy score column for oracle "
-                    f"{predicate.call.name!r} (proxies in {self.table!r}: "
-                    f"{', '.join(sorted(self.info.proxies)) or 'none'})",
-                    1,
-                    1,
-                )
-            return SqlFragment(f'"{column}"'), column
-        if isinstance(predicate, NoneOf):
-            inner, text = self._derived_proxy(predicate.part)
-            return SqlFragment(f"(1.0 - {inner.sql})", inner.params), f"NOT {text}"
-        pieces = [self._derived_proxy(p) for p in predicate.parts]
-        params = tuple(p for fragment, _ in pieces for p in fragment.params)
-        if isinstance(predicate, AllOf):
-            sql = " * ".join(f.sql for f, _ in pieces)
-            return SqlFragment(f"({sql})", params), " AND ".join(t for _, t in pieces)
-        sql = " * ".join(f"(1.0 - {f.sql})" for f, _ in pieces)
-        return SqlFragment(f"(1.0 - {sql})", params), " OR ".join(t for _, t in pieces)
+        if signature.returns == "category":
+            example = signature.categories[0] if signature.categories else "car"
+            raise fail(
+                node,
+                f"expected a condition in WHERE, but oracle {signature.name!r} returns "
+                f"{signature.describe()}; compare it, e.g. {call} = '{example}'",
+            )
+        return OracleTest(call)
 
-    def _proxy_for(self, oracle: str) -> str | None:
-        proxies = {p.lower(): p for p in self.info.proxies}
-        for candidate in (oracle, f"{oracle}_proxy", f"proxy_{oracle}"):
-            if candidate.lower() in proxies:
-                return proxies[candidate.lower()]
-        return None
+    def _proxies(
+        self,
+        planner: ProxyPlanner,
+        predicate: Predicate | None,
+        aggregates: list[Aggregate],
+        group: _GroupOracle | None,
+    ) -> tuple[SqlFragment, str, OracleGroups | None]:
+        """The plan's ranking, and the per-group rankings of an oracle GROUP BY."""
+        node = self.tree.args.get("proxy")
+        if group is None:
+            if node is not None:
+                proxy, text = planner.using(node)
+            else:
+                proxy, text = self._derived(planner, predicate, aggregates, None)
+            return proxy, text, None
+        per_group: list[tuple[SqlFragment, str]] | None = None
+        if isinstance(node, GroupProxyMap):
+            per_group = planner.group_map(node, group.call.name, group.categories)
+        elif isinstance(node, exp.Column) and not node.table:
+            per_group = planner.group_columns(node.name, group.categories)
+        elif node is None:
+            per_group = planner.group_columns(group.call.name, group.categories)
+        if per_group is None:
+            if node is not None:
+                proxy, text = planner.using(node)
+            else:
+                proxy, text = self._derived(planner, predicate, aggregates, group)
+            shared = [(proxy, text)] * len(group.categories)
+            return proxy, text, self._groups(group, shared, per_group=False)
+        if isinstance(node, exp.Column) and node.name.lower() in self.columns:
+            proxy, text = planner.using(node)
+        else:
+            proxy, text = planner.greatest(per_group)
+        return proxy, text, self._groups(group, per_group, per_group=True)
 
-    # --- oracle calls ------------------------------------------------------------
+    def _derived(
+        self,
+        planner: ProxyPlanner,
+        predicate: Predicate | None,
+        aggregates: list[Aggregate],
+        group: _GroupOracle | None,
+    ) -> tuple[SqlFragment, str]:
+        if predicate is not None:
+            return planner.derived(predicate)
+        oracles = [call.name for a in aggregates for call in a.calls]
+        if group is not None:
+            oracles.append(group.call.name)
+        return planner.for_oracles(oracles)
 
-    def _is_oracle_call(self, node: exp.Expr) -> bool:
-        return isinstance(node, exp.Anonymous)
-
-    def _has_oracle(self, node: exp.Expr) -> bool:
-        return any(isinstance(n, exp.Anonymous) for n in node.walk())
-
-    def _oracle_call(self, node: exp.Expr) -> OracleCall:
-        assert isinstance(node, exp.Anonymous)
-        name = str(node.this)
-        stored = self.oracles.get(name.lower())
-        if stored is None:
-            known = ", ".join(sorted(self.oracles.values())) or "none (pass --oracles FILE.py)"
-            raise fail(node, f"unknown function {name!r}; expected a registered oracle: {known}")
-        args = []
-        for arg in node.expressions:
-            if not isinstance(arg, exp.Column) or isinstance(arg.this, exp.Star):
-                raise fail(
-                    arg, f"oracle {name!r} takes column names as arguments, got {arg.sql()!r}"
-                )
-            args.append(self.emitter.column_name(arg))
-        self.used_oracles[stored] = None
-        validate_identifier(stored, what="oracle name")
-        return OracleCall(stored, tuple(args))
-
-    def _check_cheap(self, node: exp.Expr, where: str) -> None:
-        for inner in node.walk():
-            if isinstance(inner, exp.Anonymous):
-                raise fail(
-                    inner,
-                    f"an oracle call inside an expression is not supported in {where}; "
-                    "expected the oracle call alone, e.g. AVG(count_cars(image))",
-                )
-            if isinstance(inner, exp.AggFunc):
-                raise fail(inner, f"nested aggregate in {where}")
+    @staticmethod
+    def _groups(
+        group: _GroupOracle, scores: list[tuple[SqlFragment, str]], *, per_group: bool
+    ) -> OracleGroups:
+        return OracleGroups(
+            name=group.name,
+            call=group.call,
+            categories=group.categories,
+            proxies=tuple(f for f, _ in scores),
+            proxy_texts=tuple(t for _, t in scores),
+            per_group=per_group,
+        )
 
 
 def _flatten(node: exp.Expr, kind: type[exp.Expr]) -> list[exp.Expr]:
-    while isinstance(node, exp.Paren) and isinstance(node.this, kind):
-        node = node.this
-    if isinstance(node, kind):
-        return _flatten(node.this, kind) + _flatten(node.expression, kind)
-    return [node]
+    """The operands of a chain of ``kind`` (AND or OR), left to right, looking through parentheses."""
+    found: list[exp.Expr] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        while isinstance(current, exp.Paren) and isinstance(current.this, kind):
+            current = current.this
+        if isinstance(current, kind):
+            stack.extend((current.expression, current.this))
+        else:
+            found.append(current)
+    return found
