@@ -1,10 +1,13 @@
-"""The DuckDB store: importers, batches, proxy columns, ledger claims, lock waiting."""
+"""The DuckDB store: importers, batches, proxy columns, ledger claims, JSON export.
+
+Locking between processes: ``test_store_lock.py``; import failures, paths and
+formats: ``test_import_*.py``; several engines on one store: ``test_concurrency_store.py``.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
+import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +61,6 @@ def test_import_arrays_batches_and_proxy_column(store: Store) -> None:
     assert batches[0].columns["camera"].tolist() == ["a", "b"]
     blob = batches[0].blobs[0]
     assert blob is not None
-    import io
-
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(blob))), pixels[0])
     collection.write_proxy_scores("afno", np.array([12, 10]), np.array([0.25, 0.75]))
     fetched = collection.fetch(np.array([12, 10, 11]), ["afno"])
@@ -86,8 +87,6 @@ def test_import_csv_and_parquet(store: Store, tmp_path: Path) -> None:
         )
     arrays = import_table_file(store, "pq", parquet, id_column="id2", image_column="pix")
     blobs = next(arrays.iter_batches()).blobs
-    import io
-
     assert blobs[2] is not None
     assert np.load(io.BytesIO(blobs[2])).tolist() == [2, 3]
 
@@ -152,38 +151,61 @@ def test_claims_of_a_dead_owner_become_lost(store: Store) -> None:
     assert other_query.granted == [0]
 
 
-def test_waits_for_another_process_lock(store: Store, tmp_path: Path) -> None:
-    with store.transaction() as con:
-        con.execute("SELECT 1")
-    store.close()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time\n"
-            f"c = duckdb.connect({str(store.path)!r})\n"
-            "print('locked', flush=True)\n"
-            "time.sleep(1.0)\n"
-            "c.close()\n",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None
-    assert holder.stdout.readline().strip() == "locked"
-    started = time.monotonic()
-    with store.transaction() as con:
-        assert con.execute("SELECT 42").fetchone() == (42,)
-    waited = time.monotonic() - started
-    holder.wait(timeout=10)
-    assert waited > 0.3
-
-
 def test_export_json(store: Store, tmp_path: Path) -> None:
     import_arrays(store, "r", columns={"a": np.arange(3)})
     ledger = LabelLedger(store, "r")
     ledger.claim("q", 3, ClaimOwner.this_process(), "o", [1])
     ledger.record("q", [Label(1, "o", None, 2.5, 0.0, "q")], {1: 1}, oracle="o")
     document = export_json(store, tmp_path / "out.json")
-    assert document["labels"][0]["statistic"] == 2.5
-    assert (tmp_path / "out.json").read_text().startswith("{")
+    written = json.loads((tmp_path / "out.json").read_text())
+    assert written == document
+    assert len(written["labels"]) == 1
+    label = written["labels"][0]
+    assert (label["collection"], label["record_id"], label["oracle"]) == ("r", 1, "o")
+    assert (label["predicate"], label["statistic"], label["query_id"]) == (None, 2.5, "q")
+    assert written["store"] == str(store.path)
+
+
+def test_batches_come_in_id_order_whatever_the_import_order(store: Store) -> None:
+    ids = np.array([40, 3, 17, 8, 25, 1, 33])
+    collection = import_arrays(store, "r", ids=ids, columns={"v": ids * 10})
+    batches = list(collection.iter_batches(batch_size=3, columns=["v"]))
+    assert [b.ids.tolist() for b in batches] == [[1, 3, 8], [17, 25, 33], [40]]
+    assert np.concatenate([b.columns["v"] for b in batches]).tolist() == sorted(ids * 10)
+    assert [b.ids.size for b in collection.iter_batches(batch_size=100)] == [ids.size]
+
+
+def test_proxy_scores_of_a_non_proxy_column_are_refused(store: Store) -> None:
+    collection = import_arrays(store, "r", columns={"v": np.arange(3)})
+    with pytest.raises(ValueError, match="already a non-proxy column"):
+        collection.write_proxy_scores("v", np.arange(3), np.zeros(3))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        collection.write_proxy_scores("p", np.arange(3), np.array([0.1, np.nan, 0.2]))
+    assert collection.proxy_names() == []
+
+
+def test_replace_forgets_what_the_store_kept_about_the_old_collection(store: Store) -> None:
+    import_arrays(store, "r", columns={"a": np.arange(3)}, proxies={"p": np.zeros(3)})
+    import_arrays(store, "other", columns={"a": np.arange(2)})
+    ledger = LabelLedger(store, "r")
+    ledger.claim("q", 3, ClaimOwner.this_process(), "o", [1])
+    ledger.record("q", [Label(1, "o", True, None, 0.0, "q")], {1: 1}, oracle="o")
+    with store.transaction() as con:  # a table added later by another part of the store
+        con.execute("CREATE TABLE abae_extra (collection VARCHAR, x INTEGER)")
+        con.execute("INSERT INTO abae_extra VALUES ('r', 1), ('other', 2)")
+        con.execute(
+            "INSERT INTO abae_queries (query_id, sql, collection, seed, budget, status, "
+            "started_at) VALUES ('q', 'SELECT 1', 'r', 0, 3, 'done', now())"
+        )
+    import_arrays(store, "r", columns={"b": np.arange(4)}, replace=True)
+    with store.transaction() as con:
+        extra = con.execute("SELECT collection FROM abae_extra").fetchall()
+        labels = con.execute("SELECT count(*) FROM abae_labels").fetchall()
+        claims = con.execute("SELECT count(*) FROM abae_claims").fetchall()
+        queries = con.execute("SELECT query_id FROM abae_queries").fetchall()
+    assert extra == [("other",)]
+    assert (labels, claims) == ([(0,)], [(0,)])
+    assert queries == [("q",)]
+    replaced = RecordCollection(store, "r")
+    assert (replaced.count(), replaced.proxy_names()) == (4, [])
+    assert "b" in replaced.column_types()

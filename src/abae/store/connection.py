@@ -1,174 +1,258 @@
-"""Short, lock-aware transactions on one DuckDB file.
+"""Transactions on one DuckDB store file, shared safely by several processes.
 
-DuckDB allows a single process to hold a database file open for writing. The
-store therefore never keeps the file open between operations: each
-:meth:`Store.transaction` opens it, runs one transaction and closes it. When
-another process holds the file, opening fails with a lock error; the store
-retries with exponential backoff and jitter until ``lock_timeout_s`` has passed,
-then raises :class:`StoreBusyError`.
+DuckDB lets one process at a time have a database file open. A :class:`Store`
+therefore opens the file only while this process works on it, under an OS lock
+taken before the file is opened and released after it is closed
+(:mod:`abae.store.store_lock`): no two processes ever have the file open at
+once, whatever they do, and the kernel frees the lock of a process that dies.
+
+Within a process, every :class:`Store` of one file shares one connection (and
+one lock), and its threads take turns. The file is opened by the first
+transaction and stays open while transactions follow each other closely; it is
+closed ``idle_release_s`` after the last one, or at the end of the first
+transaction that ends ``max_hold_s`` or more after it was opened *while another
+process waits* (then this process lets ``yield_s`` pass before asking again, so
+that waiting processes take turns). A process that waits longer than
+``lock_timeout_s`` gets :class:`StoreBusyError`, naming who holds the store.
+Read-only work takes the same lock: every access is a transaction.
+
+Example:
+    >>> import os, tempfile
+    >>> store = Store(os.path.join(tempfile.mkdtemp(), "example.duckdb"))
+    >>> with store.transaction() as con:
+    ...     con.execute("SELECT count(*) FROM abae_collections").fetchone()
+    (0,)
+    >>> store.close()
 """
 
 from __future__ import annotations
 
 import atexit
 import os
-import random
 import threading
 import time
-import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
 
 from abae.errors import AbaeError
-from abae.store.location import resolve_db_path
+from abae.store.location import check_store_file, check_store_path, resolve_db_path
 from abae.store.schema import SCHEMA_STATEMENTS
+from abae.store.store_lock import LockHolder, StoreBusyError, StoreLock
 
-_LOCK_MARKERS = ("could not set lock", "conflicting lock")
-
-
-class StoreBusyError(AbaeError):
-    """Another process kept the store locked for longer than the lock timeout."""
+__all__ = ["LockHolder", "Store", "StoreBusyError"]
 
 
-_OPEN_STORES: weakref.WeakSet[Store] = weakref.WeakSet()
+class _StoreFile:
+    """The one connection (and lock) of this process to one store file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = StoreLock(path)
+        self.thread_lock = threading.RLock()
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.opened_at = 0.0
+        self.depth = 0
+        self.resume_at = 0.0
+        self.idle_timer: threading.Timer | None = None
+        self.schema_ready = False
+
+    def open(self, timeout_s: float, yield_s: float) -> duckdb.DuckDBPyConnection:
+        if self.con is not None:
+            return self.con
+        pause = self.resume_at - time.monotonic()
+        if pause > 0:
+            time.sleep(min(pause, yield_s))
+        try:
+            self.lock.acquire(timeout_s)
+            check_store_file(self.path)
+            try:
+                con = duckdb.connect(str(self.path))
+            except duckdb.Error as error:
+                raise AbaeError(
+                    f"cannot open store {self.path}: {error}. If a program other than abae "
+                    "(e.g. the duckdb shell) has it open, close that program first"
+                ) from error
+        except BaseException:  # Ctrl-C included: never keep the lock without the file
+            self.lock.release()
+            raise
+        try:
+            if not self.schema_ready:
+                for statement in SCHEMA_STATEMENTS:
+                    con.execute(statement)
+                self.schema_ready = True
+        except BaseException:
+            con.close()
+            self.lock.release()
+            raise
+        self.con = con
+        self.opened_at = time.monotonic()
+        return con
+
+    def close(self) -> None:
+        self.cancel_timer()
+        if self.con is not None:
+            try:
+                self.con.close()
+            finally:
+                self.con = None
+                self.lock.release()
+
+    def cancel_timer(self) -> None:
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+
+    def close_if_idle(self) -> None:
+        with self.thread_lock:
+            if self.depth == 0:
+                self.close()
+
+    def forget_after_fork(self) -> None:
+        # The child must neither close the parent's DuckDB connection (closing
+        # checkpoints the file) nor unlock the parent's lock: keep the connection
+        # object alive forever and only close the child's lock descriptors.
+        if self.con is not None:
+            _ABANDONED_IN_CHILD.append(self.con)
+        self.con = None
+        self.idle_timer = None
+        self.depth = 0
+        self.thread_lock = threading.RLock()
+        self.lock.forget()
+
+
+_FILES: dict[Path, _StoreFile] = {}
+_FILES_LOCK = threading.Lock()
+_ABANDONED_IN_CHILD: list[duckdb.DuckDBPyConnection] = []
+
+
+def _shared_file(path: Path) -> _StoreFile:
+    key = Path(os.path.realpath(path))
+    with _FILES_LOCK:
+        if key not in _FILES:
+            _FILES[key] = _StoreFile(key)
+        return _FILES[key]
+
+
+def _roll_back(con: duckdb.DuckDBPyConnection) -> None:
+    # The error that made us roll back is the one to report; a connection that
+    # cannot even roll back is closed by the caller right after.
+    with suppress(duckdb.Error):
+        con.execute("ROLLBACK")
 
 
 @atexit.register
-def _release_all() -> None:
-    for store in list(_OPEN_STORES):
-        store.close()
+def _close_all() -> None:
+    for store_file in list(_FILES.values()):
+        # A thread stuck inside a transaction at exit must not hang the exit: the
+        # kernel frees the lock anyway, and DuckDB replays its log on the next open.
+        if store_file.thread_lock.acquire(timeout=5.0):
+            try:
+                store_file.close()
+            finally:
+                store_file.thread_lock.release()
 
 
-def _is_lock_error(error: BaseException) -> bool:
-    text = str(error).lower()
-    return isinstance(error, duckdb.Error) and any(marker in text for marker in _LOCK_MARKERS)
+def _forget_all_in_child() -> None:
+    global _FILES_LOCK
+    _FILES_LOCK = threading.Lock()
+    for store_file in _FILES.values():
+        store_file.forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_all_in_child)
 
 
 class Store:
-    """A DuckDB store file, opened briefly for each burst of transactions.
-
-    The file is opened on the first transaction and kept open while
-    transactions follow each other closely; it is closed after ``idle_release_s``
-    without a transaction, and at the latest ``max_hold_s`` after it was opened
-    (then this process pauses ``yield_s`` before reopening, so that a process
-    waiting for the lock gets its turn).
+    """A DuckDB store file, opened by this process only while it works on it.
 
     Args:
         path: the database file; ``None`` resolves ``$ABAE_DB`` or ``./abae.duckdb``.
-        lock_timeout_s: how long to wait for another process's lock before
-            giving up with :class:`StoreBusyError` (seconds, > 0).
+            A folder, an existing file that is not a DuckDB database, or a new
+            path named like a data file (``.csv``, ``.parquet``, ...) is refused.
+        lock_timeout_s: how long to wait while other processes hold the store
+            before giving up with :class:`StoreBusyError` (seconds, > 0).
 
-    Example:
-        >>> store = Store("/tmp/example.duckdb")  # doctest: +SKIP
-        >>> with store.transaction() as con:  # doctest: +SKIP
-        ...     con.execute("SELECT count(*) FROM abae_labels").fetchone()
+    Raises:
+        AbaeError: the path cannot be a store (see ``path``).
     """
 
     idle_release_s = 0.03
+    """Seconds without a transaction after which the file is closed."""
     max_hold_s = 0.3
+    """Seconds after which a process hands the store to a waiting process."""
     yield_s = 0.03
+    """Seconds a process lets pass after handing the store over, before asking again."""
 
     def __init__(
         self, path: str | os.PathLike[str] | None = None, *, lock_timeout_s: float = 60.0
     ) -> None:
-        if lock_timeout_s <= 0:
+        if not lock_timeout_s > 0:
             raise ValueError(f"lock_timeout_s must be > 0 seconds, got {lock_timeout_s}")
-        self.path: Path = resolve_db_path(path)
+        self.path: Path = check_store_path(resolve_db_path(path))
         self.lock_timeout_s = lock_timeout_s
-        self._thread_lock = threading.RLock()
-        self._open: duckdb.DuckDBPyConnection | None = None
-        self._opened_at = 0.0
-        self._released_at = -1.0
-        self._in_transaction = False
-        self._idle_timer: threading.Timer | None = None
-        self._schema_ready = False
-        _OPEN_STORES.add(self)
+        self._file = _shared_file(self.path)
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
 
     def close(self) -> None:
-        """Release the file now (it is reopened by the next transaction)."""
-        with self._thread_lock:
-            self._cancel_timer()
-            if self._open is not None:
-                self._open.close()
-                self._open = None
-                self._released_at = time.monotonic()
+        """Close the file and release the lock now (the next transaction reopens it)."""
+        with self._file.thread_lock:
+            if self._file.depth == 0:
+                self._file.close()
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        if not self.path.parent.exists():
-            raise AbaeError(
-                f"cannot create store {self.path}: folder {self.path.parent} does not exist"
-            )
-        pause = self.yield_s - (time.monotonic() - self._released_at)
-        if self._released_at >= 0 and pause > 0:
-            time.sleep(pause)
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.002
-        while True:
-            try:
-                return duckdb.connect(str(self.path))
-            except duckdb.Error as error:
-                if not _is_lock_error(error):
-                    raise AbaeError(f"cannot open store {self.path}: {error}") from error
-                if time.monotonic() >= deadline:
-                    raise StoreBusyError(
-                        f"store {self.path} stayed locked by another process for more than "
-                        f"{self.lock_timeout_s:.0f} s; retry later or raise lock_timeout_s"
-                    ) from error
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2.0, 0.01)
-
-    def _cancel_timer(self) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-
-    def _release_if_idle(self) -> None:
-        with self._thread_lock:
-            if not self._in_transaction:
-                self.close()
+    def lock_holder(self) -> LockHolder | None:
+        """The process that holds the store now, or held it last (``None``: never locked)."""
+        return self._file.lock.holder()
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """``BEGIN``, yield the connection, ``COMMIT`` (``ROLLBACK`` on error).
 
-        Nested use in one thread reuses the open transaction.
+        Nested use in one thread joins the open transaction. Other threads of
+        this process wait for it to end; other processes wait for this process
+        to close the file (at most ``lock_timeout_s``).
+
+        Raises:
+            StoreBusyError: other processes held the store for ``lock_timeout_s``.
         """
-        with self._thread_lock:
-            if self._in_transaction and self._open is not None:
-                yield self._open
+        store_file = self._file
+        with store_file.thread_lock:
+            if store_file.depth > 0:
+                store_file.depth += 1
+                try:
+                    yield store_file.con  # type: ignore[misc]
+                finally:
+                    store_file.depth -= 1
                 return
-            self._cancel_timer()
-            if self._open is None:
-                self._open = self._connect()
-                self._opened_at = time.monotonic()
-            con = self._open
+            store_file.cancel_timer()
+            con = store_file.open(self.lock_timeout_s, self.yield_s)
             try:
-                if not self._schema_ready:
-                    for statement in SCHEMA_STATEMENTS:
-                        con.execute(statement)
-                    self._schema_ready = True
                 con.execute("BEGIN TRANSACTION")
-                self._in_transaction = True
+                store_file.depth = 1
                 try:
                     yield con
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    _roll_back(con)
                     raise
                 con.execute("COMMIT")
             except BaseException:
-                self._in_transaction = False
-                self.close()
+                store_file.depth = 0
+                store_file.close()
                 raise
-            self._in_transaction = False
-            if time.monotonic() - self._opened_at >= self.max_hold_s:
-                self.close()
-            else:
-                self._idle_timer = threading.Timer(self.idle_release_s, self._release_if_idle)
-                self._idle_timer.daemon = True
-                self._idle_timer.start()
+            store_file.depth = 0
+            self._after_transaction(store_file)
+
+    def _after_transaction(self, store_file: _StoreFile) -> None:
+        held = time.monotonic() - store_file.opened_at
+        if held >= self.max_hold_s and store_file.lock.someone_waits():
+            store_file.close()
+            store_file.resume_at = time.monotonic() + self.yield_s
+            return
+        timer = threading.Timer(self.idle_release_s, store_file.close_if_idle)
+        timer.daemon = True
+        store_file.idle_timer = timer
+        timer.start()

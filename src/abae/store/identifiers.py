@@ -1,4 +1,13 @@
-"""Validated SQL identifiers: the only names ever spliced into SQL text (always double-quoted)."""
+"""Validated SQL identifiers: the only names ever spliced into SQL text (always double-quoted).
+
+Example:
+    >>> quote(validate_identifier("red_light_score"))
+    '"red_light_score"'
+    >>> validate_identifier('x"; DROP TABLE abae_labels; --', what="column name")
+    Traceback (most recent call last):
+    ...
+    abae.store.identifiers.InvalidIdentifierError: invalid column name 'x"; DROP TABLE abae_labels; --': use letters, ...
+"""
 
 from __future__ import annotations
 

@@ -1,262 +1,484 @@
-"""Importers: records from NumPy arrays, a CSV/Parquet file, or a folder of images.
+"""Importers: records from NumPy arrays or a ``.npz`` file, a CSV/Parquet file, a folder of images.
 
-Every importer creates one collection (see :mod:`abae.store.records`) and
-returns it. Images are kept as references (``image``: a path) or as encoded
-bytes (``image_blob``: PNG for NumPy image arrays, ``.npy`` bytes for array
-cells of a Parquet file).
+Every importer creates one collection (see :mod:`abae.store.records`) in one
+store transaction and returns it; a failed import leaves the store as it was
+(:mod:`abae.store.collection_publish`). Images are kept as references
+(``image``: a path) or as encoded bytes (``image_blob``: PNG for NumPy image
+arrays, the file's own bytes for ``embed``, ``.npy`` bytes for array cells of
+a Parquet file). Bulk data goes through DuckDB's readers or NumPy arrays
+handed to DuckDB whole, never row by row; ``progress=True`` shows tqdm bars on
+stderr for steps longer than half a second. Video files: :mod:`abae.store.video`.
+
+Example:
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from abae.store import Store
+    >>> store = Store(os.path.join(tempfile.mkdtemp(), "example.duckdb"))
+    >>> frames = import_arrays(
+    ...     store, "frames", columns={"camera": ["north", "south"]}, proxies={"p": [0.2, 0.9]}
+    ... )
+    >>> frames.count(), frames.proxy_names()
+    (2, ['p'])
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+import os
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
-from abae.errors import AbaeError
+from abae.store.collection_publish import (
+    CollectionImportError,
+    NewCollection,
+    RowSource,
+    publish_collection,
+)
 from abae.store.connection import Store
-from abae.store.identifiers import quote, validate_identifier
-from abae.store.records import BASE_COLUMNS, RecordCollection
+from abae.store.identifiers import quote
+from abae.store.image_folder import (
+    IMAGE_EXTENSIONS,
+    read_image_bytes,
+    scan_image_folder,
+    skipped_message,
+)
+from abae.store.import_progress import record_bar
+from abae.store.png_encoding import encode_png_batch
+from abae.store.records import RecordCollection
+from abae.store.staging import STAGING_TABLE, StagingRows
+from abae.store.table_files import TableFile, check_roles, is_text_column, opened_table_file
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "SkippedFileWarning",
+    "import_arrays",
+    "import_image_folder",
+    "import_npz",
+    "import_table_file",
+]
 
-_NUMPY_TO_SQL = {
-    "b": "BOOLEAN",
-    "i": "BIGINT",
-    "u": "UBIGINT",
-    "f": "DOUBLE",
-}
+ENCODE_CHUNK = 2048
+"""Images PNG-encoded per step (bounds the framing buffer; one progress update each)."""
+EMBED_CHUNK = 256
+"""Image files read per staging write with ``embed``."""
+_INT64_MAX = np.iinfo(np.int64).max
+_NUMPY_TO_SQL = {"b": "BOOLEAN", "i": "BIGINT", "u": "UBIGINT", "f": "DOUBLE", "M": "TIMESTAMP"}
+_ROWS_VIEW = "abae_import_rows"
+
+WarningHandler = Callable[[str], None]
+
+
+class SkippedFileWarning(UserWarning):
+    """Files of an image folder that were not imported (links outside it, broken links, ...)."""
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, SkippedFileWarning, stacklevel=3)
 
 
 def import_arrays(
     store: Store,
     name: str,
     *,
-    ids: NDArray[np.integer] | None = None,
-    images: Sequence[str] | None = None,
+    ids: ArrayLike | None = None,
+    images: Sequence[str | None] | None = None,
     image_arrays: NDArray[np.uint8] | None = None,
-    columns: Mapping[str, NDArray[np.generic] | Sequence[object]] | None = None,
-    proxies: Mapping[str, NDArray[np.floating]] | None = None,
+    columns: Mapping[str, ArrayLike] | None = None,
+    proxies: Mapping[str, ArrayLike] | None = None,
     source: str = "numpy",
     replace: bool = False,
+    progress: bool = False,
 ) -> RecordCollection:
     """Create collection ``name`` from in-memory arrays.
 
     Args:
-        ids: int (N,) record ids, unique; default ``0..N-1``.
+        ids: int (N,) record ids, unique, within int64; default ``0..N-1``.
         images: N image references (paths), or ``None``.
         image_arrays: uint8 (N, H, W) or (N, H, W, C) pixels, stored as PNG blobs.
-        columns: user columns, each length N (numbers, booleans or strings).
-        proxies: proxy score columns, each float (N,).
-        replace: overwrite an existing collection of that name.
-    """
-    columns = dict(columns or {})
-    proxies = dict(proxies or {})
-    lengths = {f"column {k!r}": len(v) for k, v in columns.items()}
-    lengths.update({f"proxy {k!r}": len(v) for k, v in proxies.items()})
-    if images is not None:
-        lengths["images"] = len(images)
-    if image_arrays is not None:
-        if image_arrays.ndim not in (3, 4):
-            raise ValueError(
-                f"image_arrays must be (N, H, W) or (N, H, W, C), got shape {image_arrays.shape}"
-            )
-        lengths["image_arrays"] = int(image_arrays.shape[0])
-    if ids is not None:
-        lengths["ids"] = len(ids)
-    if not lengths:
-        raise ValueError("nothing to import: give ids, images, image_arrays or columns")
-    if len(set(lengths.values())) != 1:
-        raise ValueError(f"all inputs must have the same length, got {lengths}")
-    n = next(iter(lengths.values()))
-    id_array = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
-    if np.unique(id_array).size != n:
-        raise ValueError("ids must be unique")
-    overlap = set(columns) & set(proxies)
-    if overlap:
-        raise ValueError(f"names used both as column and proxy: {sorted(overlap)}")
+        columns: user columns, each length N (numbers, booleans, datetimes or strings).
+        proxies: proxy score columns, each (N,) finite numbers.
+        source: where the arrays come from (kept in the catalog).
+        replace: overwrite an existing collection of that name (atomically).
+        progress: show a progress bar while encoding images.
 
-    data: dict[str, NDArray[np.generic]] = {"id": id_array}
-    data["image"] = np.array(
-        [None] * n if images is None else [None if p is None else str(p) for p in images],
-        dtype=object,
+    Raises:
+        ValueError: inputs of different lengths, bad shapes or dtypes.
+        CollectionImportError: repeated or out-of-range ids, NaN proxy scores,
+            a taken name; the store is unchanged.
+    """
+    user_columns = {k: _column_array(k, v) for k, v in (columns or {}).items()}
+    proxy_arrays = {k: _proxy_array(k, v) for k, v in (proxies or {}).items()}
+    count = _common_length(ids, images, image_arrays, user_columns, proxy_arrays)
+    id_array = np.arange(count, dtype=np.int64) if ids is None else _id_array(ids)
+    data: dict[str, Any] = {"id": id_array}
+    if images is not None:
+        data["image"] = np.array([None if p is None else str(p) for p in images], dtype=object)
+    if image_arrays is not None:
+        data["image_blob"] = _png_blobs(image_arrays, progress=progress)
+    data.update({k: array for k, (array, _) in user_columns.items()})
+    data.update(proxy_arrays)
+    spec = NewCollection(
+        name,
+        columns={k: sql_type for k, (_, sql_type) in user_columns.items()},
+        proxies=list(proxy_arrays),
+        source=source,
+        proxy_description=f"imported from {source}",
     )
-    data["image_blob"] = np.array(
-        [None] * n if image_arrays is None else [_png_bytes(a) for a in image_arrays], dtype=object
+    publish_collection(
+        store,
+        spec,
+        _registered_rows(data, spec),
+        replace=replace,
+        progress=progress,
     )
-    sql_types: dict[str, str] = {}
-    for column, values in columns.items():
-        array, sql_type = _column_array(column, values)
-        data[column] = array
-        sql_types[column] = sql_type
-    collection = RecordCollection.create(store, name, sql_types, source=source, replace=replace)
-    _bulk_insert(store, name, data)
-    for proxy, scores in proxies.items():
-        collection.write_proxy_scores(proxy, id_array, np.asarray(scores, dtype=np.float64))
-    return collection
+    return RecordCollection(store, name)
+
+
+def import_npz(
+    store: Store,
+    name: str,
+    path: str | os.PathLike[str],
+    *,
+    proxy_columns: Sequence[str] = (),
+    replace: bool = False,
+    progress: bool = False,
+    on_warning: WarningHandler | None = None,
+) -> RecordCollection:
+    """Create collection ``name`` from a NumPy ``.npz`` file of equal-length arrays.
+
+    Arrays named ``ids`` (int), ``images`` (paths) and ``image_arrays`` (uint8
+    ``(N, H, W[, C])``, stored as PNG) have those roles; every other 1-D array
+    becomes a column, or a proxy score column if named in ``proxy_columns``.
+    Arrays of other shapes are left out with a warning. Pickled objects are never loaded.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CollectionImportError: not a readable ``.npz``, pickled arrays, a missing
+            proxy array, or any refusal of :func:`import_arrays`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    arrays = _load_npz(path)
+    missing = [p for p in proxy_columns if p not in arrays]
+    if missing:
+        raise CollectionImportError(
+            f"--proxy-column {', '.join(missing)} not in {path.name} (arrays: {', '.join(arrays)})"
+        )
+    roles = {"ids", "images", "image_arrays"}
+    columns: dict[str, ArrayLike] = {}
+    for key, array in arrays.items():
+        if key in roles or key in proxy_columns:
+            continue
+        if array.ndim == 1:
+            columns[key] = array
+        else:
+            (on_warning or _warn)(
+                f"array {key!r} of {path.name} has shape {array.shape}, not (N,): not imported"
+            )
+    images = arrays.get("images")
+    return import_arrays(
+        store,
+        name,
+        ids=arrays.get("ids"),
+        images=None if images is None else [str(p) for p in images],
+        image_arrays=arrays.get("image_arrays"),
+        columns=columns,
+        proxies={p: arrays[p] for p in proxy_columns},
+        source=str(path.resolve()),
+        replace=replace,
+        progress=progress,
+    )
 
 
 def import_table_file(
     store: Store,
     name: str,
-    path: str | Path,
+    path: str | os.PathLike[str],
     *,
     id_column: str | None = None,
     image_column: str | None = None,
     proxy_columns: Sequence[str] = (),
     replace: bool = False,
+    progress: bool = False,
 ) -> RecordCollection:
     """Create collection ``name`` from a CSV or Parquet file (chosen by extension).
 
+    The file is read by DuckDB (``read_csv`` with type detection, ``read_parquet``)
+    straight into the new table. A name with ``*``, ``?`` or ``[`` is read as that
+    one file, not as a pattern.
+
     Args:
-        id_column: the column holding unique integer ids; default: row numbers from 0.
+        id_column: the column holding unique 64-bit integer ids; default: row numbers from 0.
         image_column: a column of image paths (text) or pixel arrays (lists, stored as
             ``.npy`` blobs); optional.
         proxy_columns: numeric columns to register as proxy scores.
+        progress: show DuckDB's progress while the file is copied.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CollectionImportError: unreadable file, missing or mistyped columns, ids
+            that are not integers, out of range, missing or repeated, text or
+            non-finite proxy scores; the store is unchanged.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv", ".txt"):
-        reader = "read_csv_auto(?)"
-    elif suffix in (".parquet", ".pq"):
-        reader = "read_parquet(?)"
-    else:
-        raise ValueError(f"cannot import {path}: expected a .csv or .parquet file, got {suffix!r}")
-    with store.transaction() as con:
-        described = con.execute(f"DESCRIBE SELECT * FROM {reader}", [str(path)]).fetchall()
-    file_types = {str(row[0]): str(row[1]) for row in described}
-    for column in file_types:
-        validate_identifier(column, what=f"column name in {path.name}")
-    for wanted, role in ((id_column, "id"), (image_column, "image")):
-        if wanted is not None and wanted not in file_types:
-            raise ValueError(
-                f"--{role}-column {wanted!r} is not in {path.name} (columns: {', '.join(file_types)})"
-            )
-    for proxy in proxy_columns:
-        if proxy not in file_types:
-            raise ValueError(f"proxy column {proxy!r} is not in {path.name}")
-    user_columns = {
-        c: t
-        for c, t in file_types.items()
-        if c not in (id_column, image_column) and c not in proxy_columns
-    }
-    clashes = [c for c in user_columns if c.lower() in BASE_COLUMNS]
-    if clashes:
-        raise ValueError(
-            f"columns {clashes} in {path.name} clash with built-in columns {BASE_COLUMNS}; "
-            "name them with --id-column/--image-column or rename them"
+    with opened_table_file(path) as table:
+        check_roles(
+            table, id_column=id_column, image_column=image_column, proxy_columns=proxy_columns
         )
-    collection = RecordCollection.create(
-        store, name, user_columns, source=str(path), replace=replace
-    )
-    image_is_text = image_column is not None and file_types[image_column] == "VARCHAR"
-    id_sql = f"CAST({quote(id_column)} AS BIGINT)" if id_column else "row_number() OVER () - 1"
-    image_sql = quote(image_column) if image_is_text and image_column else "NULL"
-    user_sql = [quote(c) for c in user_columns]
-    with store.transaction() as con:
-        con.execute(
-            f"INSERT INTO {quote(name)} (id, image, {', '.join(['image_blob', *user_sql])}) "
-            f"SELECT {id_sql}, {image_sql}, {', '.join(['NULL', *user_sql])} FROM {reader}",
-            [str(path)],
+        roles = {id_column, image_column, *proxy_columns}
+        user_columns = {c: t for c, t in table.columns.items() if c not in roles}
+        spec = NewCollection(
+            name,
+            columns=user_columns,
+            proxies=list(proxy_columns),
+            source=str(table.path.resolve()),
+            proxy_description=f"imported from {table.path.name}",
         )
-        if image_column is not None and not image_is_text:
-            rows = con.execute(
-                f"SELECT {id_sql} AS id, {quote(image_column)} FROM {reader}", [str(path)]
-            ).fetchall()
-            blobs = np.array([_npy_bytes(value) for _, value in rows], dtype=object)
-            con.register("abae_blobs", {"id": np.array([r[0] for r in rows]), "blob": blobs})
-            try:
-                con.execute(
-                    f"UPDATE {quote(name)} AS r SET image_blob = b.blob "
-                    "FROM abae_blobs b WHERE r.id = b.id"
-                )
-            finally:
-                con.unregister("abae_blobs")
-        if proxy_columns:
-            proxy_sql = ", ".join(
-                f"CAST({quote(p)} AS DOUBLE) AS {quote(p)}" for p in proxy_columns
-            )
-            result = con.execute(f"SELECT {id_sql} AS id, {proxy_sql} FROM {reader}", [str(path)])
-            proxy_data = result.fetchnumpy()
-    for proxy in proxy_columns:
-        collection.write_proxy_scores(
-            proxy, np.asarray(proxy_data["id"], dtype=np.int64), np.asarray(proxy_data[proxy])
+        image_is_text = image_column is not None and is_text_column(table, image_column)
+        selected = [
+            f"{quote(id_column)} AS id" if id_column else "row_number() OVER () - 1 AS id",
+            f"{quote(image_column)} AS image"
+            if image_is_text and image_column
+            else "NULL AS image",
+            "NULL AS image_blob",
+            *(quote(c) for c in user_columns),
+            *(quote(p) for p in proxy_columns),
+        ]
+        rows = RowSource(
+            sql=f"SELECT {', '.join(selected)} FROM {table.reader_sql}",
+            params=[table.reader_path],
         )
-    return collection
+        if image_column is None or image_is_text:
+            publish_collection(store, spec, rows, replace=replace, progress=progress)
+        else:
+            _publish_with_array_images(store, spec, rows, table, image_column, id_column, replace)
+    return RecordCollection(store, name)
 
 
 def import_image_folder(
     store: Store,
     name: str,
-    folder: str | Path,
+    folder: str | os.PathLike[str],
     *,
     embed: bool = False,
     replace: bool = False,
+    progress: bool = False,
+    on_warning: WarningHandler | None = None,
 ) -> RecordCollection:
     """Create collection ``name`` with one record per image file under ``folder`` (recursive).
 
-    Records get ids ``0..N-1`` in sorted path order, ``image`` = the absolute path,
-    and a ``filename`` column (path relative to ``folder``). With ``embed`` the
-    file bytes are stored in ``image_blob`` too.
+    Records get ids ``0..N-1`` in sorted path order, ``image`` = the file's real
+    absolute path, and a ``filename`` column (path relative to ``folder``). With
+    ``embed`` the file bytes are stored in ``image_blob`` too. Files that link
+    outside the folder, broken links and non-regular files are skipped, each
+    reported through ``on_warning`` (default: a :class:`SkippedFileWarning`);
+    see :mod:`abae.store.image_folder`.
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a folder.
+        CollectionImportError: no importable image file, or a file cannot be read.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no such folder: {folder}")
-    files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
-    if not files:
-        raise AbaeError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) under {folder}")
-    collection = RecordCollection.create(
-        store, name, {"filename": "VARCHAR"}, source=str(folder.resolve()), replace=replace
-    )
-    data: dict[str, NDArray[np.generic]] = {
-        "id": np.arange(len(files), dtype=np.int64),
-        "image": np.array([str(p.resolve()) for p in files], dtype=object),
-        "image_blob": np.array([p.read_bytes() if embed else None for p in files], dtype=object),
-        "filename": np.array([str(p.relative_to(folder)) for p in files], dtype=object),
+    scan = scan_image_folder(folder)
+    if scan.skipped:
+        (on_warning or _warn)(skipped_message(folder, scan.skipped))
+    if not scan.files:
+        raise CollectionImportError(
+            f"no image files ({', '.join(IMAGE_EXTENSIONS)}) to import under {folder}"
+        )
+    count = len(scan.files)
+    spec = NewCollection(name, columns={"filename": "VARCHAR"}, source=str(Path(folder).resolve()))
+    data: dict[str, Any] = {
+        "id": np.arange(count, dtype=np.int64),
+        "image": np.array([f.real_path for f in scan.files], dtype=object),
+        "filename": np.array([f.relative for f in scan.files], dtype=object),
     }
-    _bulk_insert(store, name, data)
-    return collection
+    if not embed:
+        publish_collection(store, spec, _registered_rows(data, spec), replace=replace)
+        return RecordCollection(store, name)
+    staged_types = {"id": "BIGINT", "image": "VARCHAR", "image_blob": "BLOB", "filename": "VARCHAR"}
+    with StagingRows(store.path, staged_types) as staging:
+        bar = record_bar(count, "reading images", enabled=progress)
+        for start in range(0, count, EMBED_CHUNK):
+            part = slice(start, start + EMBED_CHUNK)
+            blobs = np.array([_read_embedded(f) for f in scan.files[part]], dtype=object)
+            staging.append({**{k: v[part] for k, v in data.items()}, "image_blob": blobs})
+            bar.update(len(blobs))
+        bar.close()
+        staging.close()
+        rows = RowSource(sql=f"SELECT * FROM abae_staging.{STAGING_TABLE}", attach=staging.path)
+        publish_collection(store, spec, rows, replace=replace, progress=progress)
+    return RecordCollection(store, name)
 
 
-def _bulk_insert(store: Store, name: str, data: Mapping[str, NDArray[np.generic]]) -> None:
-    column_sql = ", ".join(quote(c) for c in data)
-    with store.transaction() as con:
-        con.register("abae_import", dict(data))
-        try:
-            con.execute(
-                f"INSERT INTO {quote(name)} ({column_sql}) SELECT {column_sql} FROM abae_import"
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _registered_rows(data: Mapping[str, Any], spec: NewCollection) -> RowSource:
+    """Rows from NumPy columns handed to DuckDB whole; absent base columns are NULL."""
+    selected = [
+        quote(c) if c in data else f"NULL AS {c}"
+        for c in ("id", "image", "image_blob", *spec.columns, *spec.proxies)
+    ]
+    return RowSource(
+        sql=f"SELECT {', '.join(selected)} FROM {_ROWS_VIEW}",
+        register={_ROWS_VIEW: data},
+    )
+
+
+def _common_length(
+    ids: ArrayLike | None,
+    images: Sequence[str | None] | None,
+    image_arrays: NDArray[np.uint8] | None,
+    columns: Mapping[str, tuple[NDArray[Any], str]],
+    proxies: Mapping[str, NDArray[np.float64]],
+) -> int:
+    lengths = {f"column {k!r}": len(v) for k, (v, _) in columns.items()}
+    lengths.update({f"proxy {k!r}": len(v) for k, v in proxies.items()})
+    if images is not None:
+        lengths["images"] = len(images)
+    if image_arrays is not None:
+        if np.ndim(image_arrays) not in (3, 4):
+            raise ValueError(
+                f"image_arrays must be (N, H, W) or (N, H, W, C), got shape {np.shape(image_arrays)}"
             )
-        finally:
-            con.unregister("abae_import")
+        lengths["image_arrays"] = int(np.shape(image_arrays)[0])
+    if ids is not None:
+        lengths["ids"] = int(np.size(ids))
+    if not lengths:
+        raise ValueError("nothing to import: give ids, images, image_arrays or columns")
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"all inputs must have the same length, got {lengths}")
+    return next(iter(lengths.values()))
 
 
-def _column_array(
-    column: str, values: NDArray[np.generic] | Sequence[object]
-) -> tuple[NDArray[np.generic], str]:
-    validate_identifier(column, what="column name")
+def _id_array(ids: ArrayLike) -> NDArray[np.int64]:
+    array = np.asarray(ids)
+    if array.ndim != 1:
+        raise ValueError(f"ids must be 1-D, got shape {array.shape}")
+    if array.size and array.dtype.kind not in "iu":
+        raise CollectionImportError(
+            f"ids must be integers, got {array.dtype} (e.g. {array.flat[0]!r})"
+        )
+    if array.dtype.kind == "u" and array.size and int(array.max()) > _INT64_MAX:
+        raise CollectionImportError(
+            f"ids must be 64-bit signed integers; {int(array.max())} is above 2^63-1"
+        )
+    return array.astype(np.int64, copy=False)
+
+
+def _column_array(column: str, values: ArrayLike) -> tuple[NDArray[Any], str]:
     array = np.asarray(values)
     if array.ndim != 1:
         raise ValueError(f"column {column!r} must be 1-D, got shape {array.shape}")
     kind = array.dtype.kind
     if kind in _NUMPY_TO_SQL:
+        if kind == "M":
+            array = array.astype("datetime64[us]")
         return array, _NUMPY_TO_SQL[kind]
     if kind in ("U", "S", "O"):
         return np.array([None if v is None else str(v) for v in array], dtype=object), "VARCHAR"
     raise ValueError(f"column {column!r} has unsupported dtype {array.dtype}")
 
 
-def _png_bytes(pixels: NDArray[np.uint8]) -> bytes:
-    from PIL import Image
+def _proxy_array(proxy: str, values: ArrayLike) -> NDArray[np.float64]:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"proxy {proxy!r} must be 1-D, got shape {array.shape}")
+    if array.size and array.dtype.kind not in "biuf":
+        raise CollectionImportError(
+            f"proxy {proxy!r} must hold numbers, got {array.dtype} (e.g. {array.flat[0]!r})"
+        )
+    scores = array.astype(np.float64)
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        raise CollectionImportError(
+            f"proxy column {proxy!r} has {int(bad.sum())} NaN or infinite scores (e.g. at "
+            f"position {int(np.flatnonzero(bad)[0])}); a proxy score is a finite number per record"
+        )
+    return scores
 
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
-    return buffer.getvalue()
+
+def _png_blobs(image_arrays: NDArray[np.uint8], *, progress: bool) -> NDArray[np.object_]:
+    pixels = np.asarray(image_arrays)
+    if pixels.dtype != np.uint8:
+        raise ValueError(f"image_arrays must be uint8, got {pixels.dtype}")
+    blobs = np.empty(pixels.shape[0], dtype=object)
+    bar = record_bar(pixels.shape[0], "encoding PNG", enabled=progress)
+    for start in range(0, pixels.shape[0], ENCODE_CHUNK):
+        chunk = encode_png_batch(pixels[start : start + ENCODE_CHUNK])
+        blobs[start : start + len(chunk)] = chunk
+        bar.update(len(chunk))
+    bar.close()
+    return blobs
+
+
+def _load_npz(path: Path) -> dict[str, NDArray[Any]]:
+    if not zipfile.is_zipfile(path):
+        raise CollectionImportError(
+            f"cannot read {path} as a NumPy .npz file: it is not a zip archive (save it with "
+            "numpy.savez)"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except ValueError as error:
+        raise CollectionImportError(
+            f"cannot import {path}: {error} (abae never loads pickled Python objects; save "
+            "plain numeric or string arrays)"
+        ) from error
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise CollectionImportError(f"cannot read {path} as a NumPy .npz file: {error}") from error
+
+
+def _read_embedded(image: Any) -> bytes:
+    try:
+        return read_image_bytes(image)
+    except OSError as error:
+        raise CollectionImportError(
+            f"cannot read {image.relative} for --embed: {error.strerror or error}"
+        ) from error
+
+
+def _publish_with_array_images(
+    store: Store,
+    spec: NewCollection,
+    rows: RowSource,
+    table: TableFile,
+    image_column: str,
+    id_column: str | None,
+    replace: bool,
+) -> None:
+    """Array cells of a Parquet image column, stored as ``.npy`` blobs (chunk by chunk)."""
+    id_sql = quote(id_column) if id_column else "row_number() OVER () - 1"
+    with store.transaction() as con:
+        publish_collection(store, spec, rows, replace=replace)
+        cells = con.execute(
+            f"SELECT {id_sql} AS id, {quote(image_column)} AS cell FROM {table.reader_sql}",
+            [table.reader_path],
+        )
+        chunks: list[tuple[NDArray[np.int64], NDArray[np.object_]]] = []
+        while batch := cells.fetchmany(EMBED_CHUNK):
+            chunks.append(
+                (
+                    np.array([int(r[0]) for r in batch], dtype=np.int64),
+                    np.array([_npy_bytes(r[1]) for r in batch], dtype=object),
+                )
+            )
+        for ids, blobs in chunks:
+            con.register("abae_blobs", {"id": ids, "blob": blobs})
+            try:
+                con.execute(
+                    f"UPDATE {quote(spec.name)} AS r SET image_blob = b.blob "
+                    "FROM abae_blobs b WHERE r.id = b.id"
+                )
+            finally:
+                con.unregister("abae_blobs")
 
 
 def _npy_bytes(value: object) -> bytes | None:

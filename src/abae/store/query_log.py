@@ -49,10 +49,10 @@ class QueryLog:
         """Log the start of a run (a new entry, or ``runs + 1`` on an existing one)."""
         now = datetime.now()
         with self.store.transaction() as con:
-            row = con.execute(
-                "SELECT budget, seed FROM abae_queries WHERE query_id = ?", [query_id]
-            ).fetchone()
-            if row is None:
+            known = con.execute(
+                "SELECT count(*) FROM abae_queries WHERE query_id = ?", [query_id]
+            ).fetchall()[0][0]
+            if not known:
                 con.execute(
                     "INSERT INTO abae_queries (query_id, sql, collection, seed, budget, status, "
                     "runs, started_at) VALUES (?, ?, ?, ?, ?, 'running', 1, ?)",

@@ -1,11 +1,14 @@
 """Record collections: one DuckDB table per collection, with id, image and the user's columns.
 
-A collection table has the columns ``id BIGINT PRIMARY KEY``, ``image VARCHAR``
-(a file path or URL, may be NULL), ``image_blob BLOB`` (encoded image bytes,
-may be NULL), the user's cheap columns, and proxy score columns (``DOUBLE``,
-listed in ``abae_proxies``). :class:`RecordCollection` is the API the engine
-and the proxy trainers use: iterate records in batches, read columns by
-record id, and write a proxy score column.
+A collection table has the columns ``id BIGINT`` (unique and never NULL,
+checked when the collection is imported; records are stored in id order),
+``image VARCHAR`` (a file path or URL, may be NULL), ``image_blob BLOB``
+(encoded image bytes, may be NULL), the user's cheap columns, and proxy score
+columns (``DOUBLE``, listed in ``abae_proxies``). Collections are made only by
+the importers (:mod:`abae.store.importers`), each in one transaction.
+:class:`RecordCollection` is the API the engine and the proxy trainers use:
+iterate records in batches, read columns by record id, and write a proxy
+score column.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ class RecordCollection:
 
     Args:
         store: the store holding it.
-        name: the collection (table) name; must exist (see :meth:`create`).
+        name: the collection (table) name; must exist (see :mod:`abae.store.importers`).
     """
 
     def __init__(self, store: Store, name: str) -> None:
@@ -58,68 +61,19 @@ class RecordCollection:
         with store.transaction() as con:
             row = con.execute(
                 "SELECT count(*) FROM abae_collections WHERE name = ?", [name]
-            ).fetchone()
-        if row is None or row[0] == 0:
+            ).fetchall()[0]
+        if row[0] == 0:
             known = ", ".join(list_collections(store)) or "none yet"
             raise UnknownCollectionError(
                 f"collection {name!r} is not in store {store.path} (collections: {known}); "
                 "import records first with `abae import`"
             )
 
-    @classmethod
-    def create(
-        cls,
-        store: Store,
-        name: str,
-        columns: dict[str, str],
-        *,
-        source: str,
-        replace: bool = False,
-    ) -> RecordCollection:
-        """Create an empty collection table.
-
-        Args:
-            columns: user column name → DuckDB type (e.g. ``{"camera": "VARCHAR"}``),
-                not including ``id``, ``image`` and ``image_blob``.
-            source: where the records come from (for the catalog).
-            replace: drop an existing collection of that name (and its labels) first.
-        """
-        validate_user_table(name)
-        for column, sql_type in columns.items():
-            validate_identifier(column, what="column name")
-            if column.lower() in BASE_COLUMNS:
-                raise ValueError(
-                    f"column {column!r} clashes with a built-in column {BASE_COLUMNS}; rename it"
-                )
-            _validate_sql_type(sql_type)
-        with store.transaction() as con:
-            exists = con.execute(
-                "SELECT count(*) FROM abae_collections WHERE name = ?", [name]
-            ).fetchone()
-            if exists is not None and exists[0] > 0:
-                if not replace:
-                    raise AbaeError(
-                        f"collection {name!r} already exists in {store.path}; "
-                        "pass --replace to overwrite it or choose another --table name"
-                    )
-                drop_collection(store, name)
-            column_sql = ", ".join(
-                [
-                    "id BIGINT PRIMARY KEY",
-                    "image VARCHAR",
-                    "image_blob BLOB",
-                    *(f"{quote(c)} {t}" for c, t in columns.items()),
-                ]
-            )
-            con.execute(f"CREATE TABLE {quote(name)} ({column_sql})")
-            con.execute("INSERT INTO abae_collections (name, source) VALUES (?, ?)", [name, source])
-        return cls(store, name)
-
     def count(self) -> int:
         """Number of records."""
         with self.store.transaction() as con:
-            row = con.execute(f"SELECT count(*) FROM {quote(self.name)}").fetchone()
-        return int(row[0]) if row else 0
+            row = con.execute(f"SELECT count(*) FROM {quote(self.name)}").fetchall()[0]
+        return int(row[0])
 
     def column_types(self) -> dict[str, str]:
         """All columns (base, user and proxy) → DuckDB type name."""
@@ -142,24 +96,28 @@ class RecordCollection:
     def iter_batches(
         self, batch_size: int = 256, columns: Sequence[str] = ()
     ) -> Iterator[RecordBatch]:
-        """Yield all records in id order, ``batch_size`` at a time (for proxy training/scoring)."""
+        """Yield all records in id order, ``batch_size`` at a time (for proxy training/scoring).
+
+        The ids are read once; each batch then reads one id range, which touches
+        only the stored blocks of that range (records are stored in id order).
+        The store is not held between batches.
+        """
         if batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {batch_size}")
         wanted = self._checked_columns(columns)
-        last_id: int | None = None
-        while True:
-            select = ", ".join(["id", "image", "image_blob", *(quote(c) for c in wanted)])
-            where = "" if last_id is None else "WHERE id > ?"
-            params: list[object] = [] if last_id is None else [last_id]
+        select = ", ".join(["id", "image", "image_blob", *(quote(c) for c in wanted)])
+        with self.store.transaction() as con:
+            data = con.execute(f"SELECT id FROM {quote(self.name)} ORDER BY id").fetchnumpy()
+        ids = np.asarray(data["id"], dtype=np.int64)
+        for start in range(0, ids.size, batch_size):
+            first, last = int(ids[start]), int(ids[min(start + batch_size, ids.size) - 1])
             with self.store.transaction() as con:
                 rows = con.execute(
-                    f"SELECT {select} FROM {quote(self.name)} {where} ORDER BY id LIMIT ?",
-                    [*params, batch_size],
+                    f"SELECT {select} FROM {quote(self.name)} WHERE id BETWEEN ? AND ? ORDER BY id",
+                    [first, last],
                 ).fetchall()
-            if not rows:
-                return
-            yield _batch_from_rows(rows, wanted)
-            last_id = int(rows[-1][0])
+            if rows:
+                yield _batch_from_rows(rows, wanted)
 
     def fetch(self, ids: NDArray[np.int64], columns: Sequence[str] = ()) -> RecordBatch:
         """The records with these ids, in the order given (missing ids raise)."""
@@ -207,12 +165,12 @@ class RecordCollection:
             raise ValueError(f"proxy scores for {name!r} contain NaN or infinity")
         if np.unique(ids).size != ids.size:
             raise ValueError(f"ids for proxy {name!r} contain duplicates")
-        existing = self.column_types()
-        if name in existing and name not in self.proxy_names():
-            raise ValueError(
-                f"{name!r} is already a non-proxy column of {self.name!r}; choose another name"
-            )
         with self.store.transaction() as con:
+            existing = self.column_types()
+            if name in existing and name not in self.proxy_names():
+                raise ValueError(
+                    f"{name!r} is already a non-proxy column of {self.name!r}; choose another name"
+                )
             if name not in existing:
                 con.execute(f"ALTER TABLE {quote(self.name)} ADD COLUMN {quote(name)} DOUBLE")
             con.register("abae_new_scores", {"id": ids, "score": scores})
@@ -249,52 +207,23 @@ def list_collections(store: Store) -> list[str]:
 
 
 def drop_collection(store: Store, name: str) -> None:
-    """Remove a collection, its proxy catalog entries and pilots, labels and claims."""
+    """Remove a collection with everything the store keeps about it, except the query log.
+
+    Rows of ``name`` go from every store table with a ``collection`` column
+    (proxies, pilots, labels, claims, and any such table added later, e.g. the
+    proxy catalog); the query log keeps its history.
+    """
     validate_user_table(name)
     with store.transaction() as con:
         con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
-        for table in (
-            "abae_collections",
-            "abae_proxies",
-            "abae_proxy_pilots",
-            "abae_labels",
-            "abae_claims",
-        ):
-            key = "name" if table == "abae_collections" else "collection"
-            con.execute(f"DELETE FROM {table} WHERE {key} = ?", [name])
-
-
-_ALLOWED_TYPES = {
-    "BOOLEAN",
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "HUGEINT",
-    "FLOAT",
-    "DOUBLE",
-    "VARCHAR",
-    "DATE",
-    "TIMESTAMP",
-    "TIMESTAMP WITH TIME ZONE",
-    "BLOB",
-}
-
-
-def _validate_sql_type(sql_type: str) -> None:
-    base = sql_type.upper()
-    if base.endswith("[]"):
-        base = base[:-2]
-    if base not in _ALLOWED_TYPES and not base.startswith("DECIMAL("):
-        raise ValueError(
-            f"unsupported column type {sql_type!r}; use one of {sorted(_ALLOWED_TYPES)}"
-        )
-    if base.startswith("DECIMAL(") and not all(ch.isdigit() or ch in "(,) " for ch in base[7:]):
-        raise ValueError(f"malformed DECIMAL type {sql_type!r}")
+        con.execute("DELETE FROM abae_collections WHERE name = ?", [name])
+        tables = con.execute(
+            "SELECT DISTINCT table_name FROM information_schema.columns "
+            "WHERE column_name = 'collection' AND starts_with(table_name, 'abae_') "
+            "AND table_name <> 'abae_queries' ORDER BY table_name"
+        ).fetchall()
+        for (table,) in tables:
+            con.execute(f"DELETE FROM {quote(str(table))} WHERE collection = ?", [name])
 
 
 def _batch_from_rows(rows: list[tuple[object, ...]], wanted: list[str]) -> RecordBatch:
