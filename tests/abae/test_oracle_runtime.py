@@ -24,16 +24,15 @@ from abae.oracles import (
     load_oracle_file,
     oracle,
 )
-from abae.store import LabelLedger, Store, import_arrays
+from abae.store import LabelLedger, Store
 
 FAST_RETRY = RetryPolicy(max_attempts=8, base_delay_s=0.001, max_delay_s=0.01)
 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> LabelLedger:
-    store = Store(tmp_path / "o.duckdb")
-    import_arrays(store, "r", columns={"v": np.arange(200)})
-    return LabelLedger(store, "r")
+    # The ledger only needs the collection's name; no records are read.
+    return LabelLedger(Store(tmp_path / "o.duckdb"), "r")
 
 
 def test_decorator_registers_into_the_active_registry() -> None:

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any, Literal, TypeVar, get_args
 
 from abae.oracles.errors import UnknownOracleError
 from abae.store.identifiers import validate_identifier
+from abae.store.ledger import oracle_key
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +35,9 @@ OracleReturns = Literal["any", "bool", "number", "pair", "category"]
 ``"any"`` (undeclared: each answer is checked when it arrives)."""
 
 ORACLE_RETURNS: tuple[str, ...] = get_args(OracleReturns)
+
+DEFAULT_TIMEOUT_S = 60.0
+"""Deadline of one oracle call unless the oracle sets ``timeout_s`` (seconds)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,14 @@ class OracleSpec:
         max_concurrency: most calls in flight at once (``None`` = the runtime's default).
         returns: what the oracle answers (see :data:`OracleReturns`).
         categories: the category names of a ``returns="category"`` oracle.
+        timeout_s: deadline of one call (seconds). A call still running then is
+            abandoned (its thread is left to finish on its own) and its records fail.
+        version: what determines the answers besides the name (e.g. a hash of the
+            model and the prompt); labels are cached per (name, version), so a new
+            version never reuses old labels. ``""``: unversioned.
+        max_cost: the most one call may cost per record (money; the worst case
+            reserved against a money cap before the call). ``None``: ``cost``.
+        description: what the version stands for (shown by ``abae labels``; no secrets).
     """
 
     name: str
@@ -56,6 +69,20 @@ class OracleSpec:
     max_concurrency: int | None = None
     returns: OracleReturns = "any"
     categories: tuple[str, ...] = ()
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    version: str = ""
+    max_cost: float | None = None
+    description: str = ""
+
+    @property
+    def key(self) -> str:
+        """The ledger key: ``name``, or ``name@version``."""
+        return oracle_key(self.name, self.version)
+
+    @property
+    def worst_case_cost(self) -> float:
+        """Money reserved per record before a call (``max_cost``, else ``cost``)."""
+        return self.cost if self.max_cost is None else self.max_cost
 
 
 class OracleRegistry:
@@ -111,23 +138,47 @@ def register_oracle(
     batch_size: int = 1,
     max_concurrency: int | None = None,
     returns: OracleReturns | list[str] | tuple[str, ...] = "any",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    version: str = "",
+    max_cost: float | None = None,
+    description: str = "",
 ) -> OracleSpec:
     """Register ``fn`` as oracle ``name`` in the active registry and return its spec.
 
     ``returns`` is one of :data:`OracleReturns`, or a list of category names
-    (shorthand for ``returns="category"`` with those categories).
+    (shorthand for ``returns="category"`` with those categories). The other
+    arguments are the fields of :class:`OracleSpec`.
     """
     validate_identifier(name, what="oracle name")
     if not callable(fn):
         raise ValueError(f"oracle {name!r} must be callable, got {type(fn).__name__}")
-    if cost < 0:
+    if not (math.isfinite(cost) and cost >= 0):
         raise ValueError(f"oracle {name!r}: cost must be >= 0, got {cost}")
     if batch_size < 1:
         raise ValueError(f"oracle {name!r}: batch_size must be >= 1, got {batch_size}")
     if max_concurrency is not None and max_concurrency < 1:
         raise ValueError(f"oracle {name!r}: max_concurrency must be >= 1, got {max_concurrency}")
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
+        raise ValueError(
+            f"oracle {name!r}: timeout_s must be a positive number of seconds, got {timeout_s}"
+        )
+    if max_cost is not None and not (math.isfinite(max_cost) and max_cost >= 0):
+        raise ValueError(f"oracle {name!r}: max_cost must be >= 0, got {max_cost}")
+    oracle_key(name, version)
     kind, categories = _check_returns(name, returns)
-    spec = OracleSpec(name, fn, float(cost), int(batch_size), max_concurrency, kind, categories)
+    spec = OracleSpec(
+        name,
+        fn,
+        float(cost),
+        int(batch_size),
+        max_concurrency,
+        kind,
+        categories,
+        timeout_s=float(timeout_s),
+        version=version,
+        max_cost=None if max_cost is None else float(max_cost),
+        description=description,
+    )
     default_registry().add(spec)
     return spec
 
@@ -164,8 +215,14 @@ def oracle(
     batch_size: int = 1,
     max_concurrency: int | None = None,
     returns: OracleReturns | list[str] | tuple[str, ...] = "any",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    version: str = "",
 ) -> Callable[[F], F]:
-    """Decorator: register the function as oracle ``name`` (see :class:`OracleSpec`)."""
+    """Decorator: register the function as oracle ``name`` (see :class:`OracleSpec`).
+
+    ``version`` names what the answers depend on besides the code's name (bump it
+    when the oracle changes, so the ledger's old labels are not reused).
+    """
 
     def decorate(fn: F) -> F:
         register_oracle(
@@ -175,6 +232,8 @@ def oracle(
             batch_size=batch_size,
             max_concurrency=max_concurrency,
             returns=returns,
+            timeout_s=timeout_s,
+            version=version,
         )
         return fn
 

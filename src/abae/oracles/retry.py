@@ -1,16 +1,8 @@
-"""Retries with exponential backoff and jitter for transient oracle errors."""
+"""How long to wait before retrying a transient oracle error (exponential backoff, jitter)."""
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
-
-from abae.oracles.errors import TRANSIENT_ERRORS
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -20,7 +12,8 @@ class RetryPolicy:
     Attributes:
         max_attempts: attempts per call, first included (>= 1).
         base_delay_s: wait before the first retry (seconds); doubles each retry.
-        max_delay_s: cap on one wait (seconds).
+        max_delay_s: cap on one backoff wait (seconds); a server's ``Retry-After``
+            may ask for longer and is honoured.
     """
 
     max_attempts: int = 6
@@ -33,38 +26,10 @@ class RetryPolicy:
         if self.base_delay_s < 0 or self.max_delay_s < 0:
             raise ValueError("retry delays must be >= 0 seconds")
 
-    def delay(self, retry: int, jitter: float) -> float:
-        """Seconds to wait before retry number ``retry`` (1-based); ``jitter`` in [0, 1)."""
-        return min(self.max_delay_s, self.base_delay_s * 2.0 ** (retry - 1)) * (0.5 + jitter)
+    def delay(self, retry: int, jitter: float, retry_after_s: float | None = None) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based); ``jitter`` in [0, 1).
 
-
-@dataclass
-class CallOutcome:
-    """What happened to one call: ``value`` or ``error`` (message), after ``attempts`` tries."""
-
-    value: object = None
-    error: str | None = None
-    attempts: int = 0
-
-
-def call_with_retries(
-    fn: Callable[[], T], policy: RetryPolicy, jitter: random.Random
-) -> CallOutcome:
-    """Call ``fn`` until it succeeds, fails permanently, or ``policy.max_attempts`` is reached."""
-    outcome = CallOutcome()
-    while True:
-        outcome.attempts += 1
-        try:
-            outcome.value = fn()
-            return outcome
-        except TRANSIENT_ERRORS as error:
-            if outcome.attempts >= policy.max_attempts:
-                outcome.error = (
-                    f"still failing after {outcome.attempts} attempts: "
-                    f"{type(error).__name__}: {error}"
-                )
-                return outcome
-            time.sleep(policy.delay(outcome.attempts, jitter.random()))
-        except Exception as error:
-            outcome.error = f"{type(error).__name__}: {error}"
-            return outcome
+        At least ``retry_after_s`` when the server sent ``Retry-After``.
+        """
+        backoff = min(self.max_delay_s, self.base_delay_s * 2.0 ** (retry - 1)) * (0.5 + jitter)
+        return max(backoff, retry_after_s or 0.0)
