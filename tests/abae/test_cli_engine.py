@@ -74,14 +74,16 @@ def test_import_query_explain_labels(
 
     assert main(["query", SQL, "--oracles", str(files["oracles"]), "--db", db]) == 0
     out = capsys.readouterr().out
-    assert "oracle calls: 0 this run, 200/200 in all" in out
+    assert "records charged to ORACLE LIMIT: 0 this run, 200/200 in all" in out
     assert "w: " in out
 
     export = files["dir"] / "ledger.json"
     assert main(["labels", "--db", db, "--export", str(export)]) == 0
     out = capsys.readouterr().out
     assert "items.is_big: 200 labels" in out
-    assert "spent 200/200" in out
+    assert "records charged 200/200" in out
+    assert "items.weight:" in out
+    assert "positive" not in out.split("items.weight:")[1].splitlines()[0]
     assert json.loads(export.read_text())["queries"][0]["result"]["budget"] == 200
 
 

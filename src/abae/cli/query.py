@@ -16,17 +16,37 @@ Run a query of the ABae SQL dialect, e.g.
 
   SELECT AVG(count_cars(image)), COUNT(*) FROM frames
   WHERE has_red_light(image) AND camera = 'north'
-  ORACLE LIMIT 2000 USING red_light_score WITH PROBABILITY 0.95
+  ORACLE LIMIT 2000 USING red_light_score AT CONFIDENCE 0.95
+
+One example of each form (docs/engine.md has the whole grammar):
+
+  oracle predicate      WHERE has_red_light(image)
+  condition on output   WHERE count_cars(image) > 2 AND vehicle_type(image) IN ('car', 'bus')
+  arithmetic            SELECT AVG(count_cars(image) * 1.5), SUM(count_cars(image) + price)
+  cheap conditions      WHERE camera = 'north' AND speed BETWEEN 10 AND 30
+  GROUP BY a column     SELECT camera, COUNT(*) ... GROUP BY camera
+  GROUP BY an oracle    SELECT vehicle_type(image), COUNT(*) ... GROUP BY vehicle_type(image)
+  per-group proxies     USING (car: p_car, bus: p_bus)   or USING p  (uses p_car, p_bus, ...)
+  call budget           ORACLE LIMIT 2000
+  error target          ERROR WITHIN 0.01 RELATIVE  (or ERROR WITHIN 5; ORACLE LIMIT then
+                        defaults to a cap of 10000 records, printed with the result)
+  confidence            AT CONFIDENCE 0.95  (or WITH PROBABILITY 0.95)
+  money cap             COST LIMIT 25  (in the oracles' cost unit, e.g. dollars)
+  proxy expression      USING p_red * p_car
 
 Oracle functions come from --oracles FILE.py (functions decorated with
-@abae.oracle("name", cost=...)). Labels go to the store's ledger before they are
+@abae.oracle("name", cost=...), or openai_oracle / torch_oracle / http_oracle
+specs; see docs/oracles.md). Labels go to the store's ledger before they are
 used; rerunning the same query (same text and --seed) reuses them and, after an
 interruption, spends only the rest of the budget.
 
-USING may name a proxy the collection does not have yet: with --train-proxy an
-AFNO proxy is first trained on a pilot of --pilot labels (at most half the
-ORACLE LIMIT, charged to the query) for the first oracle predicate of WHERE;
-without it the query stops and says how to train the proxy (`abae proxy train`).
+USING may name a proxy the collection does not have yet: with --train-proxy a
+proxy is first trained on a pilot of --pilot labels (by default grown in rounds
+until its cross-validated AUC stops improving, at most half the ORACLE LIMIT,
+charged to the query) for the first oracle predicate of WHERE; the stratified
+sample then spends the rest. Without the flag the query stops and says how to
+train the proxy (`abae proxy train`). The pilot's labels are used in the
+estimate as a census stratum: no paid label is thrown away.
 """
 
 
@@ -45,6 +65,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="oracle calls in flight")
     parser.add_argument("--strata", type=int, default=5, help="proxy strata K (default 5)")
     parser.add_argument("--retries", type=int, default=5, help="retries per transient failure")
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help=(
+            "call again the records whose oracle calls failed in an earlier run of this query "
+            "(after fixing the oracle); they are already charged, so this costs no budget"
+        ),
+    )
     parser.add_argument("--report", metavar="DIR", default=None, help="write PNG + HTML here")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
@@ -82,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         strata=args.strata,
         proxy_trainer=trainer,
         oracle_wrapper=executor.oracles,
+        retry_failed=args.retry_failed,
     )
     bar = QueryProgressBar(enabled=not args.no_progress and not args.json)
     try:

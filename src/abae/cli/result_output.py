@@ -34,7 +34,7 @@ def print_result(result: QueryResult, args: argparse.Namespace) -> None:
 
 
 def format_result(result: QueryResult) -> str:
-    """The result as a few readable lines."""
+    """The result as a few readable lines: estimates, accounting, proxy, target, warnings."""
     import math
 
     lines = []
@@ -47,10 +47,46 @@ def format_result(result: QueryResult) -> str:
                 f"{label}: {a.estimate:.6g}  ({result.confidence:.0%} CI "
                 f"[{a.ci_low:.6g}, {a.ci_high:.6g}], {result.ci_method})"
             )
+    if result.target is not None:
+        unit = " of the estimate" if result.target.relative else ""
+        worst = max(result.target.reached, default=math.inf)
+        shown = f"{worst:.3%}" if result.target.relative else f"{worst:.4g}"
+        wanted = (
+            f"{result.target.half_width:.3%}"
+            if result.target.relative
+            else f"{result.target.half_width:g}"
+        )
+        verdict = "met" if result.target.met else "NOT met"
+        lines.append(f"error target ±{wanted}{unit}: {verdict} (widest half-width reached {shown})")
+    split = []
+    if result.pilot_records_charged:
+        split.append(f"pilot {result.pilot_records_charged}")
+    split.append(f"census and sampling {result.sampling_records_charged}")
+    limit = f"{result.budget} (default cap)" if result.budget_defaulted else str(result.budget)
     lines.append(
-        f"oracle calls: {result.calls_spent} this run, {result.calls_spent_total}/{result.budget} "
-        f"in all; labels reused: {result.labels_reused}; retries: {result.retries}; "
-        f"left out: {len(result.left_out)}; {result.wall_time_s:.2f} s; query {result.query_id}"
+        f"records charged to ORACLE LIMIT: {result.calls_spent} this run, "
+        f"{result.calls_spent_total}/{limit} in all ({', '.join(split)}); "
+        f"oracle calls (labels bought) {result.fresh_labels}, labels reused "
+        f"{result.labels_reused}, retries {result.retries}"
     )
+    money = f"cost {result.money_spent:.4g} this run, {result.money_spent_total:.4g} in all"
+    if result.cost_limit is not None:
+        money += f" (COST LIMIT {result.cost_limit:g})"
+    if result.input_tokens or result.output_tokens:
+        money += f", tokens {result.input_tokens} in / {result.output_tokens} out"
+    lines.append(
+        f"{money}; population {result.population:,} records, census {result.census_labels} "
+        f"(pilot labels reused), left out {len(result.left_out)}; "
+        f"{result.wall_time_s:.2f} s; query {result.query_id}"
+    )
+    for proxy in result.proxies:
+        if "candidate" not in proxy:
+            continue
+        auc = "n/a" if proxy.get("cv_auc") is None else f"{proxy['cv_auc']:.3f}"
+        lines.append(
+            f"proxy {proxy['name']}: {proxy['candidate']}, cross-validated AUC {auc}, pilot "
+            f"{proxy['pilot_size']} labels ({proxy['pilot_calls']} calls bought), used by "
+            f"{proxy['uses']} queries"
+        )
     lines.extend(f"warning: {w}" for w in result.warnings)
     return "\n".join(lines)

@@ -160,10 +160,10 @@ class RecordLabeller:
         if self.plan.group_oracle is not None:
             return np.asarray(self.groups[rows], dtype=object)
         keys = np.empty(rows.size, dtype=object)
-        columns = self.population.groups
-        for i, row in enumerate(rows.tolist()):
-            values = tuple(_plain(column[row]) for column in columns)
-            keys[i] = values[0] if len(values) == 1 else values
+        if self.population.group_codes is None:
+            return keys
+        for i, code in enumerate(self.population.group_codes[rows].tolist()):
+            keys[i] = self.population.group_keys[code]
         return keys
 
     # --- the WHERE condition ----------------------------------------------------------

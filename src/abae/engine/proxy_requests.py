@@ -21,7 +21,8 @@ from sqlglot import exp
 from abae.errors import AbaeError
 from abae.oracles.registry import OracleRegistry
 from abae.query.compiler import CollectionInfo, compile_query
-from abae.query.plan import AllOf, AnyOf, CheapTest, NoneOf, OracleCall, OracleTest, Predicate
+from abae.query.plan import OracleCall, first_oracle_test
+from abae.query.proxies import missing_proxies as query_missing_proxies
 from abae.store.connection import Store
 
 
@@ -58,22 +59,20 @@ class ProxyTrainingRequest:
 
 
 class ProxyTrainer(Protocol):
-    """Creates the score column ``request.proxy`` (and its pilot set) in the store."""
+    """Creates the score column ``request.proxy`` (and its pilot set) in the store; what it
+    returns (e.g. the trained proxy) is the trainer's own business."""
 
-    def __call__(self, request: ProxyTrainingRequest) -> None: ...
+    def __call__(self, request: ProxyTrainingRequest) -> object: ...
 
 
-def missing_proxies(tree: exp.Select, catalog: Mapping[str, CollectionInfo]) -> list[str]:
-    """Names in the query's ``USING`` clause that are not columns of its collection."""
-    proxy = tree.args.get("proxy")
+def missing_proxies(
+    tree: exp.Select, catalog: Mapping[str, CollectionInfo], oracles: OracleRegistry
+) -> list[str]:
+    """Names the query's ``USING`` clause reads that its collection does not hold yet."""
     info = catalog.get(collection_of(tree) or "")
-    if proxy is None or info is None:
+    if info is None:
         return []
-    known = {c.lower() for c in info.columns}
-    names = [c.name for c in proxy.find_all(exp.Column)]
-    if isinstance(proxy, exp.Column):
-        names = [proxy.name]
-    return list(dict.fromkeys(n for n in names if n.lower() not in known))
+    return query_missing_proxies(tree, list(info.columns), oracles)
 
 
 def collection_of(tree: exp.Select) -> str | None:
@@ -105,8 +104,8 @@ def request_for(
         {**dict(info.columns), **{name: "DOUBLE" for name in missing}},
         [*info.proxies, *missing],
     )
-    plan = compile_query(sql, pretend, oracles.names())
-    predicate = _first_oracle_test(plan.predicate)
+    plan = compile_query(sql, pretend, oracles, tree=tree)
+    predicate = first_oracle_test(plan.predicate)
     statistic = next((a.oracle for a in plan.aggregates if a.oracle is not None), None)
     return ProxyTrainingRequest(
         store=store,
@@ -119,21 +118,6 @@ def request_for(
         seed=seed,
         oracles=oracles,
     )
-
-
-def _first_oracle_test(node: Predicate | None) -> OracleCall | None:
-    if node is None or isinstance(node, CheapTest):
-        return None
-    if isinstance(node, OracleTest):
-        return node.call
-    if isinstance(node, NoneOf):
-        return _first_oracle_test(node.part)
-    assert isinstance(node, AllOf | AnyOf)
-    for part in node.parts:
-        found = _first_oracle_test(part)
-        if found is not None:
-            return found
-    return None
 
 
 def missing_proxy_message(collection: str, names: list[str]) -> str:

@@ -19,7 +19,7 @@ def normalised_sql(tree: exp.Select) -> str:
     text = tree.sql(dialect=AbaeSQL, normalize=True, pretty=False, comments=False)
     extras = [
         f"{key}={tree.args[key].sql(dialect=AbaeSQL)}"
-        for key in ("oracle_limit", "proxy", "probability")
+        for key in ("oracle_limit", "proxy", "probability", "error_target", "cost_limit")
         if tree.args.get(key) is not None
     ]
     return " | ".join([text, *extras])

@@ -30,6 +30,7 @@ from typing import Any
 
 from abae.errors import AbaeError
 from abae.store.connection import Store
+from abae.store.ledger import split_oracle_key
 from abae.store.query_log import QueryLog
 
 
@@ -89,6 +90,8 @@ def export_json(store: Store, path: str | Path, *, include_labels: bool = True) 
             names = [column[0] for column in result.description or []]
             rows = result.fetchall()
         labels = [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in rows]
+        for label in labels:  # the ledger keys labels by name@version: split it for readers
+            label["oracle"], label["version"] = split_oracle_key(str(label["oracle"]))
     document = {"store": str(store.path), "queries": queries, "labels": labels}
     _write_atomically(destination, json.dumps(document, indent=2))
     return document

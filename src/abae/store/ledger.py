@@ -194,6 +194,8 @@ class OracleSummary:
     input_tokens: int = 0
     output_tokens: int = 0
     categories: dict[str, int] = field(default_factory=dict)
+    yes_no_labels: int = 0
+    """Labels that answered yes or no (``positives`` counts only among them)."""
 
 
 @dataclass(frozen=True)
@@ -842,7 +844,7 @@ def summarize_ledger(store: Store) -> LedgerSummary:
         rows = con.execute(
             "SELECT l.collection, l.oracle, count(*), count(*) FILTER (WHERE l.predicate), "
             "avg(l.statistic), coalesce(fsum(l.cost), 0), coalesce(sum(l.input_tokens), 0), "
-            "coalesce(sum(l.output_tokens), 0), any_value(v.description) "
+            "coalesce(sum(l.output_tokens), 0), any_value(v.description), count(l.predicate) "
             "FROM abae_labels l LEFT JOIN abae_oracle_versions v ON v.oracle_key = l.oracle "
             "GROUP BY l.collection, l.oracle ORDER BY l.collection, l.oracle"
         ).fetchall()
@@ -878,6 +880,7 @@ def summarize_ledger(store: Store) -> LedgerSummary:
                 input_tokens=int(r[6]),
                 output_tokens=int(r[7]),
                 categories=categories.get((str(r[0]), str(r[1])), {}),
+                yes_no_labels=int(r[9]),
             )
         )
     queries: list[dict[str, object]] = [
