@@ -45,14 +45,21 @@ def run(args: argparse.Namespace) -> int:
     for row in explanation.strata:
         print(
             f"  {row['stratum']}: {row['size']} records, proxy [{row['proxy_min']:.4g}, "
-            f"{row['proxy_max']:.4g}], stage-1 labels {row['stage1_labels']}"
+            f"{row['proxy_max']:.4g}], stage-1 labels {row['stage1_labels']}, "
+            f"in the ledger {row['ledger_labels']}"
         )
-    print(f"stage 2: {explanation.stage2_budget} labels, allocated after the pilot")
-    print(f"already spent by earlier runs: {explanation.already_spent}")
+    print(
+        f"sampling budget: {explanation.sampling_budget} records "
+        f"(stage 2: {explanation.stage2_budget}, allocated after stage 1)"
+    )
+    print(f"already charged by earlier runs: {explanation.already_spent}")
     if explanation.predicted_error is None:
         print(f"predicted error: unknown ({explanation.prediction_note})")
     else:
         print(
-            f"predicted standard error: {explanation.predicted_error:.4g} ({explanation.prediction_note})"
+            f"predicted standard error: {explanation.predicted_error:.4g} "
+            f"({explanation.prediction_note})"
         )
+    if explanation.labels_for_target is not None:
+        print(f"labels the error target needs (predicted): {explanation.labels_for_target}")
     return 0
