@@ -60,8 +60,8 @@ def test_budget_spent_exactly_without_repeats(
     )
     table = result.strata
     assert table.labelled.sum() == 1000
-    assert (table.stage1_labelled == 100).all()
-    assert table.stage2_allocation.sum() == 500
+    assert (table.stage1_labelled == 80).all()  # the default stage-1 share 0.4 of 1000, over 5
+    assert table.stage2_allocation.sum() == 600
     assert (table.labelled == table.stage1_labelled + table.stage2_allocation).all()
     assert result.ci_low <= result.estimate <= result.ci_high
     truth = population.truth(aggregate)
@@ -103,20 +103,23 @@ def test_budget_beyond_the_data_labels_everything_once() -> None:
     assert result.ci_width == pytest.approx(0.0, abs=1e-12)
 
 
-def test_no_positive_at_all_gives_nan_and_a_warning() -> None:
+def test_no_positive_at_all_gives_an_unbounded_avg_and_a_bounded_count() -> None:
     scores = np.random.default_rng(7).random(1000)
 
     def never(indices: npt.NDArray[np.int64]) -> tuple[Any, Any]:
         return np.zeros(indices.size, bool), np.full(indices.size, np.nan)
 
-    result = abae.estimate(scores, never, 100, rng=np.random.default_rng(8))
+    result = abae.estimate(scores, never, 100, rng=8)
     assert np.isnan(result.estimate)
-    assert np.isnan(result.ci_low)
-    assert np.isnan(result.ci_high)
+    assert (result.ci_low, result.ci_high) == (-np.inf, np.inf)
+    assert result.conservative
     assert any("no positive record" in w and "NaN" in w for w in result.warnings)
-    count = abae.estimate(scores, never, 100, aggregate="count", rng=np.random.default_rng(8))
+    count = abae.estimate(scores, never, 100, aggregate="count", rng=8)
     assert count.estimate == 0.0
     assert any("may still be positive" in w for w in count.warnings)
+    # 0 positives in 20 of 200 records per stratum: the gamma bound is -ln(0.025)·200/20
+    assert count.ci_low == 0.0
+    assert count.ci_high == pytest.approx(-np.log(0.025) * 200 / 20, rel=1e-9)
 
 
 def test_stratum_without_positive_is_reported(population: SyntheticPopulation) -> None:
@@ -192,7 +195,7 @@ def _oracle_returning(answer: Any) -> Any:
         (lambda i: (np.full(i.size, 0.5), np.zeros(i.size)), "predicate must be boolean"),
         (lambda i: (np.full(i.size, 2), np.zeros(i.size)), "predicate must be boolean"),
         (lambda i: (np.ones(i.size, bool), np.array(["x"] * i.size)), "must be real numbers"),
-        (lambda i: (np.ones(i.size, bool), np.full(i.size, np.nan)), "must be finite"),
+        (lambda i: (np.ones(i.size, bool), np.full(i.size, np.inf)), "return a finite value"),
     ],
 )
 def test_malformed_oracle_answers_are_refused(answer: Any, message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from abae.sampling.estimators import residual_moments
 from abae.sampling.stratum_stats import StratumStats
 
 
@@ -35,33 +36,203 @@ def stage2_weights(
 ) -> npt.NDArray[np.float64]:
     """Stage-2 allocation weights from the stage-1 (pilot) statistics, shape ``(K,)``.
 
-    - ``"abae"``: the paper's ``N_k √p_k σ_k``.
+    - ``"robust"``: Neyman weights ``N_k S̃_k`` from pilot quantities each
+      shrunk towards the pooled one by how much the pilot shows the strata
+      to differ (:func:`shrunk_variances`): proportional allocation when the
+      proxy carries no information, Neyman's when the pilot is clear.
     - ``"variance"``: Neyman allocation ``N_k S_k`` for the chosen aggregate,
       where ``S_k²`` is the within-stratum variance of the estimator's
       linearised residual: AVG ``p σ² + p(1−p)(m−μ)²`` (μ the pilot AVG),
       SUM ``p σ² + p(1−p) m²``, COUNT ``p(1−p)``.
+    - ``"abae"``: the paper's ``N_k √p_k σ_k``.
     - ``"proportional"``: ``N_k`` (plain stratified sampling).
 
-    Undefined pilot quantities (no positive, one positive) count as 0. All-zero
-    weights are handled by :func:`allocate_stage2` (proportional fallback).
+    Undefined pilot quantities (no positive, one positive) count as 0 except
+    in ``"robust"``. All-zero weights are handled by :func:`allocate_stage2`
+    (proportional fallback).
     """
     n = sizes.astype(np.float64)
     if allocation == "proportional":
         return n
+    if allocation == "robust":
+        return n * np.sqrt(shrunk_variances(stats, sizes, aggregate))
     p = np.nan_to_num(stats.p)
     sigma = np.nan_to_num(stats.std)
     if allocation == "abae":
         return n * np.sqrt(p) * sigma
-    mean = np.nan_to_num(stats.mean)
+    return n * np.sqrt(np.maximum(_residual_variance(stats, sizes, aggregate, p)[0], 0.0))
+
+
+def _residual_variance(
+    stats: StratumStats,
+    sizes: npt.NDArray[np.int64],
+    aggregate: str,
+    rate: npt.NDArray[np.float64],
+    shaped: bool = False,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``(μ2, μ4)`` per stratum: the linearised residual's variance and fourth moment.
+
+    ``rate`` is the positive rate to use; ``shaped`` takes the statistic's third
+    and fourth moments from the data (otherwise a normal shape).
+    """
+    k = sizes.shape[0]
     if aggregate == "count":
-        variance = p * (1.0 - p)
-    elif aggregate == "sum":
-        variance = p * sigma**2 + p * (1.0 - p) * mean**2
+        zeros = np.zeros(k)
+        mu2, _, mu4 = residual_moments(rate, np.ones(k), zeros, zeros, zeros)
+        return mu2, mu4
+    p = np.nan_to_num(stats.p)
+    mean = stats.mean
+    weight = np.where(np.isfinite(mean), sizes * p, 0.0)
+    pooled = float(np.dot(weight, np.nan_to_num(mean)) / weight.sum()) if weight.sum() else 0.0
+    mean = np.where(np.isfinite(mean), mean, pooled)
+    v2, v3, v4 = stats.central_moments()
+    if not shaped:
+        v2 = np.where(stats.measured_positives > 1, v2, 0.0)
+        v3, v4 = np.zeros(k), 3.0 * v2**2
+    offset = mean - pooled if aggregate == "avg" else mean
+    mu2, _, mu4 = residual_moments(rate, offset, v2, v3, v4)
+    return mu2, mu4
+
+
+RATE_PSEUDO_COUNT = 0.1
+"""Positives and negatives added to each stratum's (monotone) pilot rate by the robust rule."""
+
+
+def increasing_fit(values: npt.ArrayLike, weights: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """The weighted least-squares non-decreasing fit of ``values`` (pool adjacent violators).
+
+    Args:
+        values: shape ``(K,)``.
+        weights: non-negative, shape ``(K,)``; a block of zero total weight keeps
+            the plain mean of its values.
+
+    Returns:
+        float64 ``(K,)``, non-decreasing.
+
+    Example:
+        >>> increasing_fit([0.1, 0.3, 0.2, 0.5], [1, 1, 1, 1]).tolist()
+        [0.1, 0.25, 0.25, 0.5]
+    """
+    v = np.asarray(values, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    blocks: list[tuple[float, float, float, int]] = []  # weighted sum, weight, plain sum, count
+    for value, weight in zip(v.tolist(), w.tolist(), strict=True):
+        blocks.append((value * weight, weight, value, 1))
+        while len(blocks) > 1 and _block_mean(blocks[-2]) > _block_mean(blocks[-1]):
+            later, earlier = blocks.pop(), blocks.pop()
+            blocks.append(
+                (
+                    earlier[0] + later[0],
+                    earlier[1] + later[1],
+                    earlier[2] + later[2],
+                    earlier[3] + later[3],
+                )
+            )
+    fitted: list[float] = []
+    for block in blocks:
+        fitted += [_block_mean(block)] * block[3]
+    return np.array(fitted, dtype=np.float64)
+
+
+def _block_mean(block: tuple[float, float, float, int]) -> float:
+    weighted, weight, plain, count = block
+    return weighted / weight if weight > 0 else plain / count
+
+
+def _james_stein(statistic: float, df: int) -> float:
+    """``max(0, 1 − df/X²)``: the share of a spread ``X²`` (``~ χ²_df`` without one) that is real."""
+    return max(0.0, 1.0 - df / statistic) if statistic > 0 and df > 0 else 0.0
+
+
+def shrunk_variances(
+    stats: StratumStats,
+    sizes: npt.NDArray[np.int64],
+    aggregate: str,
+    *,
+    rate_pseudo: float = RATE_PSEUDO_COUNT,
+    increasing: bool = True,
+) -> npt.NDArray[np.float64]:
+    """Planning variances ``S̃_k²`` of the robust allocation, shape ``(K,)``.
+
+    Each pilot quantity is regularised on its own, by what the pilot shows:
+
+    - rate: the non-decreasing fit of ``p̂_k`` (weights ``n_k``; strata are in
+      increasing proxy order, so a useful proxy's rates increase and noise that
+      breaks the order is pooled), then ``p̃_k = (n_k p_k + h)/(n_k + 2h)``
+      with ``h = rate_pseudo``, so that no rate is exactly 0 or 1;
+    - spread: ``σ̃_k² = λ_σ σ̂_k² + (1 − λ_σ) σ̄²`` towards the pooled
+      within-stratum variance ``σ̄²``, with ``λ_σ = max(0, 1 − (K' − 1)/B)``
+      the James-Stein factor of Bartlett's statistic ``B`` over the ``K'``
+      strata with at least two measured positives (``σ̄²`` in the others);
+    - mean: ``m̃_k = λ_m m̂_k + (1 − λ_m) m̄`` with ``λ_m`` the James-Stein
+      factor of the between-strata statistic ``Σ b_k (m̂_k − m̄)² / σ̃_k²``;
+
+    then ``S̃_k² = p̃σ̃² + p̃(1 − p̃)(m̃ − c)²`` (``c`` the pilot AVG for AVG,
+    0 for SUM) or ``p̃(1 − p̃)`` for COUNT. When the proxy carries no
+    information every factor is near 0 and the allocation near proportional;
+    when the pilot is clear it is Neyman's. A stratum whose pilot saw no or
+    one positive is neither starved nor trusted.
+
+    Args:
+        stats: the pilot's statistics by stratum.
+        sizes: stratum sizes ``N_k``.
+        aggregate: ``"avg"``, ``"sum"`` or ``"count"``.
+        rate_pseudo: ``h`` above.
+        increasing: fit the rates non-decreasing (False when the strata are not
+            in increasing proxy order).
+    """
+    n = stats.labelled.astype(np.float64)
+    a = stats.positives.astype(np.float64)
+    raw = np.where(n > 0, a / np.maximum(n, 1.0), 0.0)
+    fitted = increasing_fit(raw, n) if increasing else raw
+    rate = (n * fitted + rate_pseudo) / (n + 2.0 * rate_pseudo)
+    if aggregate == "count":
+        return np.asarray(rate * (1.0 - rate), dtype=np.float64)
+    spread, centre = _shrunk_spread_and_mean(stats)
+    if aggregate == "avg":
+        weight = sizes * rate
+        offset = centre - float(np.dot(weight, centre) / weight.sum())
     else:
-        positives = float(np.dot(n, p))
-        mu = float(np.dot(n, p * mean)) / positives if positives > 0 else 0.0
-        variance = p * sigma**2 + p * (1.0 - p) * (mean - mu) ** 2
-    return n * np.sqrt(np.maximum(variance, 0.0))
+        offset = centre
+    return np.asarray(rate * spread + rate * (1.0 - rate) * offset**2, dtype=np.float64)
+
+
+def _shrunk_spread_and_mean(
+    stats: StratumStats,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per-stratum spread ``σ̃²`` and mean ``m̃`` of :func:`shrunk_variances`."""
+    b = stats.measured_positives.astype(np.float64)
+    mean = np.nan_to_num(stats.mean)
+    variance = np.nan_to_num(stats.std) ** 2
+    total = float(b.sum())
+    pooled_mean = float(stats.sum_f.sum() / total) if total else 0.0
+    df = np.maximum(b - 1.0, 0.0)
+    usable = (b >= 2) & (variance > 0)
+    if usable.any():
+        pooled_variance = float(np.dot(df[usable], variance[usable]) / df[usable].sum())
+    elif total > 1:
+        centred = stats.sum_f2.sum() - total * pooled_mean**2
+        pooled_variance = float(max(centred, 0.0) / (total - 1.0))
+    else:
+        pooled_variance = 0.0
+    counted = int(usable.sum())
+    spread_factor = 0.0
+    if counted >= 2 and pooled_variance > 0:
+        nu = df[usable]
+        correction = 1.0 + (np.sum(1.0 / nu) - 1.0 / nu.sum()) / (3.0 * (counted - 1))
+        logs = nu.sum() * np.log(pooled_variance) - np.dot(nu, np.log(variance[usable]))
+        spread_factor = _james_stein(float(logs / correction), counted - 1)
+    spread = np.where(
+        usable, spread_factor * variance + (1.0 - spread_factor) * pooled_variance, pooled_variance
+    )
+    seen = b >= 1
+    mean_factor = 0.0
+    if seen.sum() >= 2 and pooled_variance > 0:
+        grand = float(np.dot(b[seen], mean[seen]) / b[seen].sum())
+        between = float(np.sum(b[seen] * (mean[seen] - grand) ** 2 / spread[seen]))
+        mean_factor = _james_stein(between, int(seen.sum()) - 1)
+    centre = np.where(seen, mean_factor * mean + (1.0 - mean_factor) * pooled_mean, pooled_mean)
+    return spread, centre
 
 
 def allocate_stage2(
@@ -171,13 +342,15 @@ def top_up_weights(
         )
     if total <= 0 or not (w > 0).any():
         return np.zeros_like(w)
-    positive = w > 0
-    low, high = 0.0, float((total + a[positive].sum()) / w[positive].min())
-    for _ in range(200):
-        middle = 0.5 * (low + high)
-        if np.maximum(middle * w - a, 0.0).sum() < total:
-            low = middle
-        else:
-            high = middle
-    deficits = np.maximum(high * w - a, 0.0)
+    # Σ max(λ w_k − a_k, 0) is piecewise linear in λ with breakpoints a_k / w_k:
+    # walk them in order until the strata opened so far absorb ``total``.
+    positive = np.flatnonzero(w > 0)
+    order = positive[np.argsort(a[positive] / w[positive], kind="stable")]
+    level = 0.0
+    for count in range(1, order.size + 1):
+        opened = order[:count]
+        level = (total + float(a[opened].sum())) / float(w[opened].sum())
+        if count == order.size or level <= a[order[count]] / w[order[count]]:
+            break
+    deficits = np.maximum(level * w - a, 0.0)
     return np.asarray(deficits * (total / deficits.sum()), dtype=np.float64)

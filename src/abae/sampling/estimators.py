@@ -67,3 +67,32 @@ def linearised_residuals(
     if aggregate == "sum":
         return f
     return predicate.astype(np.float64)
+
+
+def residual_moments(
+    rate: npt.NDArray[np.float64],
+    offset: npt.NDArray[np.float64],
+    v2: npt.NDArray[np.float64],
+    v3: npt.NDArray[np.float64],
+    v4: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Central moments ``(μ2, μ3, μ4)`` of a linearised residual ``r = O·g`` per stratum.
+
+    ``O`` is Bernoulli(``rate``) and, given ``O = 1``, ``g`` has mean ``offset``
+    and central moments ``v2, v3, v4`` (for COUNT: ``offset = 1``, ``v = 0``;
+    for AVG, ``g = f − μ``; for SUM, ``g = f``). All arrays ``(K,)``.
+
+    Example:
+        >>> mu2, mu3, mu4 = residual_moments(*(np.array([x]) for x in (0.5, 1.0, 0.0, 0.0, 0.0)))
+        >>> mu2.tolist(), mu3.tolist(), mu4.tolist()
+        ([0.25], [0.0], [0.0625])
+    """
+    d = offset
+    g2 = v2 + d**2
+    g3 = v3 + 3.0 * d * v2 + d**3
+    g4 = v4 + 4.0 * d * v3 + 6.0 * d**2 * v2 + d**4
+    e1, e2, e3, e4 = rate * d, rate * g2, rate * g3, rate * g4
+    mu2 = np.maximum(e2 - e1**2, 0.0)
+    mu3 = e3 - 3.0 * e1 * e2 + 2.0 * e1**3
+    mu4 = np.maximum(e4 - 4.0 * e1 * e3 + 6.0 * e1**2 * e2 - 3.0 * e1**4, 0.0)
+    return mu2, mu3, mu4

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from abae.sampling.validation import RandomState, check_rng
+
 
 def draw_fresh(
-    size: int, taken: npt.NDArray[np.int64], n: int, rng: np.random.Generator
+    size: int, taken: npt.NDArray[np.int64], n: int, rng: RandomState
 ) -> npt.NDArray[np.int64]:
     """Draw ``n`` distinct positions in ``[0, size)`` uniformly among those not in ``taken``.
 
@@ -19,7 +21,7 @@ def draw_fresh(
         size: positions ``0 .. size-1``.
         taken: distinct positions already drawn, shape ``(m,)``, any order.
         n: positions to draw, ``0 <= n <= size - m``.
-        rng: randomness.
+        rng: randomness (an int seed, a Generator or None).
 
     Returns:
         int64 ``(n,)``, in random order.
@@ -32,7 +34,7 @@ def draw_fresh(
     free = size - taken_sorted.size
     if not 0 <= n <= free:
         raise ValueError(f"cannot draw {n} fresh positions: only {free} of {size} are free")
-    ranks = rng.choice(free, size=n, replace=False).astype(np.int64)
+    ranks = check_rng(rng).choice(free, size=n, replace=False).astype(np.int64)
     if taken_sorted.size == 0:
         return ranks
     gaps = taken_sorted - np.arange(taken_sorted.size)

@@ -12,7 +12,13 @@ from abae.sampling.fresh_draws import draw_fresh
 from abae.sampling.labelling import LabelRecorder, Oracle
 from abae.sampling.strata import make_strata
 from abae.sampling.stratum_stats import stratum_stats
-from abae.sampling.validation import check_budget, check_positive_int, check_scores
+from abae.sampling.validation import (
+    RandomState,
+    check_budget,
+    check_positive_int,
+    check_rng,
+    check_scores,
+)
 
 
 def oracle_allocation_constant(p: npt.ArrayLike, sigma: npt.ArrayLike) -> float:
@@ -59,7 +65,7 @@ def proxy_constants_from_labels(
     statistic: npt.ArrayLike,
     *,
     strata: int = 5,
-    rng: np.random.Generator,
+    rng: RandomState,
 ) -> dict[str, float]:
     """Estimate :func:`oracle_allocation_constant` for each proxy from labels in hand.
 
@@ -74,7 +80,7 @@ def proxy_constants_from_labels(
         predicate: their predicate ``(n,)`` (bool).
         statistic: their statistic ``(n,)``.
         strata: number of strata ``K``.
-        rng: randomness for the strata's tie-breaking.
+        rng: randomness for the strata's tie-breaking (an int seed, a Generator or None).
 
     Returns:
         Name to constant (NaN where the sample has no positive).
@@ -89,6 +95,7 @@ def proxy_constants_from_labels(
             f"indices, predicate and statistic must be 1-D of one length, got shapes "
             f"{idx.shape}, {pred.shape}, {stat.shape}"
         )
+    generator = check_rng(rng)
     constants: dict[str, float] = {}
     n_records: int | None = None
     for name, scores in candidates.items():
@@ -101,7 +108,7 @@ def proxy_constants_from_labels(
         n_records = values.shape[0]
         if idx.size and (idx.min() < 0 or idx.max() >= n_records):
             raise ValueError(f"labelled indices must lie in [0, {n_records}) for proxy {name!r}")
-        layout = make_strata(values, min(strata, n_records), rng)
+        layout = make_strata(values, min(strata, n_records), generator)
         stats = stratum_stats(layout.stratum_of()[idx], pred, stat, len(layout))
         with np.errstate(invalid="ignore", divide="ignore"):
             p = np.nan_to_num(stats.p)
@@ -135,7 +142,7 @@ def select_proxy(
     pilot_budget: int,
     *,
     strata: int = 5,
-    rng: np.random.Generator | None = None,
+    rng: RandomState = None,
 ) -> ProxySelection:
     """Pick the proxy with the smallest pilot estimate of ``(Σ√p_kσ_k)²/(Σp_k)²``.
 
@@ -148,7 +155,7 @@ def select_proxy(
         oracle: ``oracle(indices) -> (predicate, statistic)``.
         pilot_budget: records to label for the pilot.
         strata: number of strata ``K``.
-        rng: randomness (``None``: a fresh default generator).
+        rng: randomness: an int seed, a Generator, or ``None`` (fresh entropy).
 
     Returns:
         The :class:`ProxySelection`; if no pilot label is positive every
@@ -160,7 +167,7 @@ def select_proxy(
     n_records = first.shape[0]
     pilot_budget = check_budget(pilot_budget, 1, "at least one pilot label")
     check_positive_int(strata, "strata")
-    rng = np.random.default_rng() if rng is None else rng
+    rng = check_rng(rng)
     recorder = LabelRecorder(oracle, n_records, pilot_budget)
     indices = draw_fresh(n_records, np.empty(0, np.int64), min(pilot_budget, n_records), rng)
     predicate, statistic, _ = recorder.label(indices)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from abae.sampling.validation import check_scores, check_strata_count
+from abae.sampling.validation import RandomState, check_rng, check_scores, check_strata_count
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +52,7 @@ def equal_stratum_sizes(n_records: int, k: int) -> npt.NDArray[np.int64]:
     return sizes
 
 
-def make_strata(scores: npt.ArrayLike, k: int, rng: np.random.Generator) -> Strata:
+def make_strata(scores: npt.ArrayLike, k: int, rng: RandomState) -> Strata:
     """Rank records by proxy score and cut them into ``k`` equal-size strata.
 
     Records whose score equals a cut value are shared out among the strata at
@@ -66,7 +66,7 @@ def make_strata(scores: npt.ArrayLike, k: int, rng: np.random.Generator) -> Stra
     Args:
         scores: proxy scores, shape ``(N,)``, finite.
         k: number of strata, ``1 <= k <= N``.
-        rng: source of randomness for tie-breaking.
+        rng: source of randomness for tie-breaking (an int seed, a Generator or None).
 
     Returns:
         The :class:`Strata`.
@@ -81,6 +81,7 @@ def make_strata(scores: npt.ArrayLike, k: int, rng: np.random.Generator) -> Stra
     """
     values = check_scores(scores)
     k = check_strata_count(k, values.shape[0])
+    generator = check_rng(rng)
     sizes = equal_stratum_sizes(values.shape[0], k)
     cuts = np.cumsum(sizes)[:-1]
     if k == 1:
@@ -95,7 +96,7 @@ def make_strata(scores: npt.ArrayLike, k: int, rng: np.random.Generator) -> Stra
     blocks = list(np.split(order, cuts))
     starts = np.concatenate([[0], cuts])
     for value in np.unique(tied):
-        _shuffle_ties(values, float(value), blocks, starts, sizes, rng)
+        _shuffle_ties(values, float(value), blocks, starts, sizes, generator)
     return Strata(members=tuple(blocks), sizes=sizes, cut_scores=cut_scores)
 
 

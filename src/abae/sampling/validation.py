@@ -13,8 +13,40 @@ import numpy as np
 import numpy.typing as npt
 
 AGGREGATES = ("avg", "sum", "count")
-ALLOCATIONS = ("variance", "abae", "proportional")
-INTERVALS = ("bootstrap", "bca", "normal")
+ALLOCATIONS = ("robust", "variance", "abae", "proportional")
+INTERVALS = ("studentized", "bootstrap", "bca", "normal")
+
+RandomState = int | np.integer[Any] | np.random.Generator | None
+"""What the public API accepts as ``rng``: an int seed, a Generator, or ``None`` (fresh entropy)."""
+
+
+def check_rng(rng: Any) -> np.random.Generator:
+    """Return a :class:`numpy.random.Generator` for ``rng`` (like scikit-learn's ``random_state``).
+
+    An int seed gives ``numpy.random.default_rng(seed)`` (reproducible), a
+    Generator is used as is (and advanced), ``None`` gives a fresh generator
+    seeded from the operating system (not reproducible).
+
+    Raises:
+        ValueError: anything else (a float, a bool, a legacy ``RandomState``, a
+            negative seed).
+
+    Example:
+        >>> int(check_rng(7).integers(100)) == int(check_rng(7).integers(100))
+        True
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng must be a non-negative int seed, got {rng}")
+        return np.random.default_rng(int(rng))
+    raise ValueError(
+        f"rng must be an int seed, a numpy.random.Generator or None, got {rng!r} "
+        f"({type(rng).__name__}); e.g. rng=0 or rng=numpy.random.default_rng(0)"
+    )
 
 
 def check_scores(scores: npt.ArrayLike, name: str = "proxy_scores") -> npt.NDArray[np.float64]:
