@@ -125,7 +125,7 @@ class Engine:
         concurrency: int = DEFAULT_CONCURRENCY,
         retry: RetryPolicy | None = None,
         strata: int = 5,
-        stage1_share: float = 0.5,
+        stage1_share: float = 0.4,
         allocation: str = "robust",
         ci: str = "studentized",
         proxy_trainer: ProxyTrainer | None = None,

@@ -27,7 +27,16 @@ from abae.engine.population import Population
 from abae.engine.progress import ProgressTracker
 from abae.errors import AbaeError
 from abae.query.plan import QueryPlan
-from abae.sampling import Estimate, KnownLabels, estimate, estimate_by_group, estimate_groups
+from abae.sampling import (
+    Estimate,
+    KnownLabels,
+    estimate,
+    estimate_by_group,
+    estimate_groups,
+    shrunk_variances,
+    stratum_stats,
+)
+from abae.sampling.error_target import PrecisionTarget, planned_labels
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,15 @@ def draw_sample(
         )
     if not plan.group_by and plan.group_oracle is None:
         strata = _strata_for(settings.strata, size, budget, groups=1)
-        result = estimate(population.proxy, labeller, budget, strata=strata, known=known, **common)
+        target = None
+        if plan.error_target is not None:
+            others = _OtherAggregates(plan, labeller, known) if len(plan.aggregates) > 1 else None
+            target = PrecisionTarget(
+                plan.error_target.half_width, plan.error_target.relative, extra=others
+            )
+        result = estimate(
+            population.proxy, labeller, budget, strata=strata, known=known, target=target, **common
+        )
         return DrawnSample({None: result}, None, True, result.oracle_calls, [])
     core_labeller = labeller if frame is None else _FrameLabeller(labeller, frame)
     scores = population.proxy if frame is None else population.proxy[frame]
@@ -147,6 +164,58 @@ def draw_sample(
         )
     estimates = {c: oracle_groups.estimates[c] for c in categories if c in oracle_groups.estimates}
     return DrawnSample(estimates, frame, False, oracle_groups.oracle_calls, oracle_groups.warnings)
+
+
+class _OtherAggregates:
+    """Plans the labels the query's other aggregates need for the error target, from the
+    stage-1 labels the labeller holds (every aggregate's statistic is computed per record)."""
+
+    def __init__(
+        self, plan: QueryPlan, labeller: RecordLabeller, known: KnownLabels | None
+    ) -> None:
+        self.plan = plan
+        self.labeller = labeller
+        self.known = known
+
+    def __call__(
+        self,
+        indices: NDArray[np.int64],
+        strata: NDArray[np.int64],
+        sizes: NDArray[np.int64],
+        shares: NDArray[np.float64],
+    ) -> float:
+        assert self.plan.error_target is not None
+        outcome = self.labeller.outcome[indices]
+        missing = np.isnan(outcome)
+        needed = 0.0
+        for k, aggregate in enumerate(self.plan.aggregates[1:], start=1):
+            predicate = outcome == 1.0
+            statistic = np.where(predicate, self.labeller.statistics[k, indices], np.nan)
+            stats = stratum_stats(strata, predicate, statistic, sizes.size, missing)
+            census = None
+            if self.known is not None and len(self.known):
+                rows = self.known.indices
+                census_outcome = self.labeller.outcome[rows]
+                census_predicate = census_outcome == 1.0
+                census = stratum_stats(
+                    np.zeros(rows.size, dtype=np.int64),
+                    census_predicate,
+                    np.where(census_predicate, self.labeller.statistics[k, rows], np.nan),
+                    1,
+                    np.isnan(census_outcome),
+                )
+            variances = shrunk_variances(stats, sizes, aggregate.kind)
+            target = PrecisionTarget(
+                self.plan.error_target.half_width, self.plan.error_target.relative
+            )
+            needed = max(
+                needed,
+                planned_labels(
+                    stats, sizes, variances, shares, aggregate.kind, target,
+                    self.plan.probability, census,
+                ),
+            )  # fmt: skip
+        return needed
 
 
 def _frame_without(n: int, known: NDArray[np.int64] | None) -> NDArray[np.int64] | None:

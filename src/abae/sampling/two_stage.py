@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
 from abae.sampling.allocation import (
     allocate_stage2,
+    shrunk_variances,
     stage1_sizes,
     stage2_weights,
     top_up_weights,
 )
+from abae.sampling.error_target import TARGET_PILOT_PER_STRATUM, PrecisionTarget, planned_labels
 from abae.sampling.fresh_draws import draw_fresh
 from abae.sampling.from_labels import estimate_from_labels
 from abae.sampling.known_labels import KnownLabels
 from abae.sampling.known_planning import KnownPlan, plan_known
 from abae.sampling.labelling import LabelRecorder, Oracle
+from abae.sampling.precision import neyman_shares
 from abae.sampling.progress import ProgressCallback
 from abae.sampling.result import Estimate
 from abae.sampling.strata import Strata
 from abae.sampling.stratified_sample import SampleBuilder
+from abae.sampling.stratum_stats import StratumStats
 from abae.sampling.validation import (
     AGGREGATES,
     ALLOCATIONS,
@@ -55,6 +61,7 @@ def estimate(
     bootstrap_replicates: int = 1000,
     on_progress: ProgressCallback | None = None,
     known: KnownLabels | None = None,
+    target: PrecisionTarget | None = None,
 ) -> Estimate:
     """Estimate an aggregate over the records where a predicate holds, with ABae.
 
@@ -73,8 +80,16 @@ def estimate(
     allocation. Only fresh draws estimate a stratum, so the estimate stays
     unbiased given the allocation.
 
-    The oracle is called once per stratum per stage (at most ``2K`` calls),
-    each time with the int64 indices of the records to label; it never sees an
+    With a ``target`` (``ERROR WITHIN``), ``budget`` is a cap: stage 1 is a
+    small pilot (:data:`~abae.sampling.error_target.TARGET_PILOT_PER_STRATUM`
+    per stratum, at most the usual share of the cap), from which the labels the
+    target needs are planned once (:func:`~abae.sampling.error_target.planned_labels`,
+    with an upper bound of the pilot's variance); stage 2 spends them, and the
+    interval comes from all labels as for a fixed budget. The result's notes
+    say how many labels were planned, and whether the cap cut them.
+
+    The oracle is called once per stage (at most twice), each time with the
+    int64 indices of every record to label in that stage; it never sees an
     index twice, and the total number of indices never exceeds ``budget``. The
     budget is spent in full unless every record gets labelled (then the answer
     is exact and its interval has zero width). A label may come back missing
@@ -115,6 +130,8 @@ def estimate(
             after every oracle batch.
         known: labels bought before sampling (see
             :class:`~abae.sampling.known_labels.KnownLabels`), or ``None``.
+        target: the half-width to reach (``ERROR WITHIN``), or ``None`` to
+            spend the whole budget.
 
     Returns:
         The :class:`~abae.sampling.result.Estimate`.
@@ -148,7 +165,7 @@ def estimate(
     layout = plan.strata
     notes = list(plan.notes)
     free = layout.n_records
-    if budget > free:
+    if budget > free and target is None:
         notes.append(
             f"budget {budget} exceeds the {free} records left to label: every one was labelled once"
         )
@@ -157,7 +174,8 @@ def estimate(
     running = SampleBuilder(layout.sizes, aggregate, plan.census)
     if len(layout):
         stages = _TwoStages(layout, recorder, running, generator, on_progress)
-        stage1 = _stage1_draws(spend, share, layout, plan)
+        pilot_budget = spend if target is None else _target_pilot(spend, share, len(layout))
+        stage1 = _stage1_draws(pilot_budget, share if target is None else 1.0, layout, plan)
         stages.draw(stage1, 1)
         pilot = running.stats() if plan.placed is None else running.stats().plus(plan.placed)
         weights = stage2_weights(pilot, layout.sizes, aggregate, allocation)
@@ -166,7 +184,12 @@ def estimate(
                 "stage 1 found no spread to allocate by (no positives, or no variation): "
                 "stage 2 was allocated in proportion to the records left in each stratum"
             )
-        stage2_total = spend - int(stage1.sum())
+        if target is not None:
+            spend = _spend_for_target(
+                target, pilot, layout.sizes, weights, aggregate, allocation, confidence,
+                plan, stages, stage1, spend, notes,
+            )  # fmt: skip
+        stage2_total = max(spend - int(stage1.sum()), 0)
         if allocation in ("variance", "robust"):
             weights = top_up_weights(weights, stage1, stage2_total)
         stages.draw(allocate_stage2(weights, layout.sizes - stage1, stage2_total), 2)
@@ -185,6 +208,53 @@ def estimate(
         known=plan.known,
         known_placement=plan.placement,
     )
+
+
+def _target_pilot(cap: int, share: float, k: int) -> int:
+    """Stage-1 labels under a target: a small pilot, at most the usual share of the cap."""
+    return max(k, min(int(share * cap), TARGET_PILOT_PER_STRATUM * k))
+
+
+def _spend_for_target(
+    target: PrecisionTarget,
+    pilot: StratumStats,
+    sizes: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+    aggregate: str,
+    allocation: str,
+    confidence: float,
+    plan: KnownPlan,
+    stages: _TwoStages,
+    stage1: npt.NDArray[np.int64],
+    cap: int,
+    notes: list[str],
+) -> int:
+    """Total fresh labels to spend for ``target``, planned once from the pilot, capped."""
+    variances = shrunk_variances(pilot, sizes, aggregate)
+    shares = (
+        neyman_shares(sizes, variances) if allocation != "proportional" else sizes / sizes.sum()
+    )
+    census = None if plan.census is None else plan.census[0]
+    needed = planned_labels(pilot, sizes, variances, shares, aggregate, target, confidence, census)
+    if target.extra is not None:
+        indices, strata = stages.labelled()
+        needed = max(needed, target.extra(indices, strata, sizes, shares))
+    spent = int(stage1.sum())
+    if not math.isfinite(needed):
+        notes.append(
+            f"error target: the {spent}-label pilot cannot tell how many labels the target "
+            f"needs (too few positives); the whole cap of {cap} was spent"
+        )
+        return cap
+    wanted = max(spent, math.ceil(needed))
+    if wanted > cap:
+        notes.append(
+            f"error target: about {wanted} labels needed, but the cap is {cap}; raise ORACLE "
+            "LIMIT to reach the target"
+        )
+        return cap
+    notes.append(f"error target: {wanted} labels planned from a {spent}-label pilot (cap {cap})")
+    return wanted
 
 
 def _stage1_draws(
@@ -219,18 +289,45 @@ class _TwoStages:
         self.rng = rng
         self.on_progress = on_progress
         self.drawn: list[list[npt.NDArray[np.int64]]] = [[] for _ in range(len(layout))]
+        self.labelled_parts: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
 
     def draw(self, counts: npt.NDArray[np.int64], stage: int) -> None:
-        """Draw ``counts[j]`` fresh records in each stratum ``j`` (one oracle call each)."""
+        """Draw ``counts[j]`` fresh records in each stratum ``j``, all labelled in one call."""
+        chosen: list[npt.NDArray[np.int64]] = []
         for j, count in enumerate(counts.tolist()):
             parts = self.drawn[j]
             taken = np.concatenate(parts) if parts else np.empty(0, np.int64)
             positions = draw_fresh(int(self.layout.sizes[j]), taken, int(count), self.rng)
             parts.append(positions)
-            if positions.size == 0:
-                continue
-            indices = self.layout.members[j][positions]
-            labels = self.recorder.label_records(indices)
-            self.running.add(indices, labels.predicate, labels.statistic, j, stage, labels.missing)
-            if self.on_progress is not None:
-                self.recorder.report(stage, self.running.running_estimate(), self.on_progress)
+            chosen.append(self.layout.members[j][positions])
+        indices = np.concatenate(chosen) if chosen else np.empty(0, np.int64)
+        if indices.size == 0:
+            return
+        labels = self.recorder.label_records(indices)
+        start = 0
+        for j, part in enumerate(chosen):
+            stop = start + part.size
+            if part.size:
+                self.running.add(
+                    part,
+                    labels.predicate[start:stop],
+                    labels.statistic[start:stop],
+                    j,
+                    stage,
+                    labels.missing[start:stop],
+                )
+            start = stop
+        self.labelled_parts.append(
+            (indices, np.repeat(np.arange(len(chosen)), [c.size for c in chosen]))
+        )
+        if self.on_progress is not None:
+            self.recorder.report(stage, self.running.running_estimate(), self.on_progress)
+
+    def labelled(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Every record drawn so far and its stratum, in drawing order."""
+        if not self.labelled_parts:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return (
+            np.concatenate([p[0] for p in self.labelled_parts]),
+            np.concatenate([p[1] for p in self.labelled_parts]).astype(np.int64),
+        )
