@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test job: set up (idempotent), then lint, type-check and run the default
-# (fast) test suite. Pass `--slow` to run only the slow, opt-in tests instead.
+# The test job: set up (idempotent), then lint, type-check, check the import-layer
+# contracts (pyproject.toml [tool.importlinter]) and run the default (fast) test
+# suite. Pass `--slow` to run only the slow, opt-in tests instead.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/bootstrap.sh"
@@ -13,4 +14,5 @@ fi
 .venv/bin/ruff check src tests benchmarks experiments
 .venv/bin/ruff format --check src tests benchmarks experiments
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"

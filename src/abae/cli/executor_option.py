@@ -25,6 +25,6 @@ def add_executor_option(parser: argparse.ArgumentParser) -> None:
 
 
 def chosen_executor(args: argparse.Namespace) -> Executor:
-    from abae.scaleout.executor import executor_named
+    from abae.scaleout.choice import executor_named
 
     return executor_named(args.executor)

@@ -6,7 +6,7 @@
   constraints.txt -e ".[ray]"``) scores them as Ray tasks, one per record batch,
   and turns every oracle call into a Ray task; the label ledger and the budget
   stay in this process, so accounting is the same as in process.
-- :func:`~abae.scaleout.executor.executor_named` picks one by name, or from
+- :func:`~abae.scaleout.choice.executor_named` picks one by name, or from
   ``$ABAE_EXECUTOR``.
 
 Executors take a scoring function (:data:`~abae.scaleout.executor.BatchScorer`)
@@ -16,7 +16,8 @@ Ray executor is made.
 
 from __future__ import annotations
 
-from abae.scaleout.executor import BatchScorer, Executor, LocalExecutor, executor_named
+from abae.scaleout.choice import executor_named
+from abae.scaleout.executor import BatchScorer, Executor, LocalExecutor
 from abae.scaleout.names import EXECUTOR_ENV_VAR, EXECUTOR_NAMES
 from abae.scaleout.ray_executor import RayExecutor, ray_available
 

@@ -9,7 +9,6 @@ runs them). Executors know nothing of models: the caller hands them a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -18,7 +17,6 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from abae.oracles.registry import OracleRegistry
-from abae.scaleout.names import EXECUTOR_ENV_VAR, EXECUTOR_NAMES
 from abae.store.records import RecordBatch
 
 BatchScorer = Callable[[RecordBatch], NDArray[np.float64]]
@@ -97,24 +95,3 @@ def joined_scores(
     if not ids:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     return np.concatenate(ids), np.concatenate(scores)
-
-
-def executor_named(name: str | None = None) -> Executor:
-    """The executor called ``name`` (``"local"`` or ``"ray"``); ``None``: ``$ABAE_EXECUTOR``
-    or ``"local"``.
-
-    Raises:
-        ValueError: an unknown name.
-        abae.errors.AbaeError: ``"ray"`` without Ray installed (says how to install it).
-    """
-    chosen = name or os.environ.get(EXECUTOR_ENV_VAR) or "local"
-    if chosen not in EXECUTOR_NAMES:
-        raise ValueError(
-            f"unknown executor {chosen!r} (from {'--executor' if name else EXECUTOR_ENV_VAR}); "
-            f"choose one of {EXECUTOR_NAMES}"
-        )
-    if chosen == "ray":
-        from abae.scaleout.ray_executor import RayExecutor
-
-        return RayExecutor()
-    return LocalExecutor()
