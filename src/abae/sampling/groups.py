@@ -1,279 +1,391 @@
-"""GROUP BY: one ABae sample per group, stage-2 budget shared out minimax."""
+"""GROUP BY an oracle output: one stratified sample serves every group (domain estimates)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from abae.sampling.allocation import (
-    allocate_stage2,
-    stage1_sizes,
-    stage2_weights,
-    top_up_weights,
+from abae.sampling.allocation import allocate_stage2
+from abae.sampling.group_allocation import (
+    MIN_POSITIVES_FOR_COST,
+    cell_variances,
+    domain_variances,
+    group_scale,
+    group_weights,
+    minimax_cell_allocation,
 )
-from abae.sampling.fresh_draws import draw_fresh
-from abae.sampling.from_labels import estimate_from_labels
+from abae.sampling.group_calibration import calibrate, planned_rates
+from abae.sampling.group_cells import GroupCells, plan_cells
+from abae.sampling.group_estimates import GroupEstimates, estimate_group
+from abae.sampling.group_sampling import CellLabels, CellSampler
 from abae.sampling.labelling import LabelRecorder, Oracle
 from abae.sampling.progress import ProgressCallback
 from abae.sampling.result import Estimate
-from abae.sampling.strata import Strata, make_strata
-from abae.sampling.stratified_sample import SampleBuilder
-from abae.sampling.stratum_stats import StratumStats
 from abae.sampling.validation import (
     AGGREGATES,
     ALLOCATIONS,
     INTERVALS,
+    RandomState,
     check_budget,
     check_choice,
     check_confidence,
     check_positive_int,
+    check_rng,
     check_scores,
     check_share,
-    check_strata_count,
 )
 
+__all__ = ["GroupEstimates", "estimate_groups", "predicted_blocks"]
 
-def minimax_shares(costs: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Budget shares ``x_g`` minimising ``max_g c_g / x_g`` subject to ``Σ x_g = 1``.
+TIE_BREAK = 1e-9
+"""Weight of the summed group scores in a record's rank score (breaks ties of its highest)."""
 
-    The worst group's error ``c_g / x_g`` is smallest when all are equal, so
-    ``x_g = c_g / Σ c`` (closed form). All-zero costs give equal shares.
+
+def predicted_blocks(
+    scores: Sequence[npt.NDArray[np.float64]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], int]:
+    """Blocks of records by the group they most likely belong to, and a rank score.
+
+    A record's block is the group whose proxy scores it highest (ties to the
+    first group); blocks that hold no record are dropped and the rest numbered
+    ``0 .. B-1`` in group order. Inside its block a record is ranked by that
+    highest score, the block's own proxy, as one group's ABae would; records
+    whose highest score ties are ranked by the sum of all the group scores
+    (with calibrated scores: the chance of being in any group), which enters
+    the rank score scaled by :data:`TIE_BREAK`, far below any score difference
+    that matters. With a single score array there is one block, ranked by it.
 
     Args:
-        costs: non-negative finite costs, shape ``(G,)``.
+        scores: one finite score array ``(N,)`` per group, on a common scale.
 
     Returns:
-        float64 ``(G,)`` summing to 1.
+        ``(block, rank_score, B)``: int64 ``(N,)`` block ids, float64 ``(N,)``
+        and the number of blocks.
 
     Example:
-        >>> minimax_shares([1.0, 3.0]).tolist()
-        [0.25, 0.75]
+        >>> block, rank, n = predicted_blocks([np.array([0.9, 0.1, 0.5]), np.array([0.2, 0.3, 0.5])])
+        >>> block.tolist(), np.round(rank, 6).tolist(), n
+        ([0, 1, 0], [0.9, 0.3, 0.5], 2)
     """
-    c = np.asarray(costs, dtype=np.float64)
-    if c.ndim != 1 or c.size == 0:
-        raise ValueError(f"costs must be a non-empty 1-D array, got shape {c.shape}")
-    if not np.isfinite(c).all() or (c < 0).any():
-        raise ValueError(f"costs must be finite and non-negative, got {c.tolist()}")
-    total = float(c.sum())
-    if total == 0.0:
-        return np.full(c.size, 1.0 / c.size)
-    return c / total
-
-
-def group_cost(
-    stats: StratumStats, sizes: npt.NDArray[np.int64], aggregate: str, allocation: str
-) -> float:
-    """A group's error constant ``c_g`` from its pilot statistics.
-
-    ``(Σ_k N_k S_k)² / (Σ_k N_k p_k)²`` for AVG and ``(Σ_k N_k S_k)²`` for SUM
-    and COUNT, where ``N_k S_k`` are the stage-2 weights of ``allocation``
-    (``"proportional"`` uses the ``"variance"`` weights). With ``"abae"`` and
-    equal strata this is ``(Σ√p_kσ_k)²/(Σp_k)²``. NaN when AVG has no positive.
-    """
-    rule = "variance" if allocation == "proportional" else allocation
-    spread = float(stage2_weights(stats, sizes, aggregate, rule).sum()) ** 2
-    if aggregate != "avg":
-        return spread
-    positives = float(np.dot(sizes, np.nan_to_num(stats.p)))
-    return spread / positives**2 if positives > 0 else float("nan")
-
-
-@dataclass(frozen=True, eq=False)
-class GroupEstimates:
-    """Per-group estimates of a GROUP BY query.
-
-    Attributes:
-        estimates: group key to its :class:`Estimate`. Each group's
-            ``oracle_calls`` counts the labels its estimate uses, some of which
-            may have been labelled for another group (answered from memory).
-        shares: group key to its stage-2 budget share (minimax).
-        costs: group key to its pilot error constant (NaN where undefined).
-        oracle_calls: distinct records labelled by the oracle, ``<= budget``.
-        budget: the oracle budget.
-        warnings: notes about the run as a whole.
-    """
-
-    estimates: dict[Hashable, Estimate]
-    shares: dict[Hashable, float]
-    costs: dict[Hashable, float]
-    oracle_calls: int
-    budget: int
-    warnings: list[str] = field(default_factory=list)
-
-    def __getitem__(self, group: Hashable) -> Estimate:
-        return self.estimates[group]
-
-    def __len__(self) -> int:
-        return len(self.estimates)
-
-
-class _GroupSampler:
-    """Draws, labels and collects one group's stratified sample."""
-
-    def __init__(self, key: Hashable, layout: Strata, aggregate: str) -> None:
-        self.key = key
-        self.layout = layout
-        self.builder = SampleBuilder(layout.sizes, aggregate)
-        self.drawn: list[list[npt.NDArray[np.int64]]] = [[] for _ in range(len(layout))]
-
-    def capacity(self) -> npt.NDArray[np.int64]:
-        counts = [sum(part.size for part in parts) for parts in self.drawn]
-        return self.layout.sizes - np.asarray(counts, dtype=np.int64)
-
-    def draw(
-        self,
-        stratum: int,
-        n: int,
-        stage: int,
-        recorder: LabelRecorder,
-        rng: np.random.Generator,
-        on_progress: ProgressCallback | None,
-    ) -> None:
-        if n == 0:
-            return
-        taken = (
-            np.concatenate(self.drawn[stratum]) if self.drawn[stratum] else np.empty(0, np.int64)
-        )
-        positions = draw_fresh(int(self.layout.sizes[stratum]), taken, n, rng)
-        self.drawn[stratum].append(positions)
-        indices = self.layout.members[stratum][positions]
-        predicate, statistic, groups = recorder.label(indices)
-        assert groups is not None
-        mine = np.fromiter((g == self.key for g in groups.tolist()), np.bool_, groups.size)
-        self.builder.add(indices, predicate & mine, statistic, stratum, stage)
-        recorder.report(stage, self.builder.running_estimate(), on_progress)
+    best = scores[0].copy()
+    block = np.zeros(best.shape[0], dtype=np.int64)
+    if len(scores) == 1:
+        return block, best, 1
+    total = scores[0].copy()
+    for g, s in enumerate(scores[1:], start=1):
+        higher = s > best
+        best[higher] = s[higher]
+        block[higher] = g
+        total += s
+    span = float(np.abs(total).max()) or 1.0
+    present = np.bincount(block) > 0
+    renumber = np.cumsum(present) - 1
+    return renumber[block].astype(np.int64), best + TIE_BREAK * total / span, int(present.sum())
 
 
 def estimate_groups(
-    group_scores: Mapping[Hashable, npt.ArrayLike],
+    group_scores: Mapping[Any, npt.ArrayLike] | npt.ArrayLike,
     oracle: Oracle,
     budget: int,
     *,
+    groups: Sequence[Hashable] | None = None,
     aggregate: str = "avg",
     strata: int = 5,
     stage1_share: float = 0.5,
-    allocation: str = "variance",
+    allocation: str = "robust",
     confidence: float = 0.95,
-    ci: str = "bootstrap",
-    rng: np.random.Generator | None = None,
+    ci: str = "studentized",
+    rng: RandomState = None,
     bootstrap_replicates: int = 1000,
     on_progress: ProgressCallback | None = None,
 ) -> GroupEstimates:
-    """Estimate an aggregate per group (GROUP BY) with one ABae sample per group.
+    """Estimate an aggregate per group when the oracle tells the group (GROUP BY an oracle output).
 
-    Group ``g`` is the set of records where the predicate holds and the oracle
-    puts the record in ``g``; ``group_scores[g]`` ranks the records by how
-    likely they are to be in it. Each group gets its own strata and stage-1
-    pilot (``max(1, floor(C·budget/(G·K)))`` per stratum). From the pilots,
-    each group's error constant ``c_g`` (:func:`group_cost`) gives its
-    stage-2 share ``x_g ∝ c_g`` (:func:`minimax_shares`), which the group
-    spends across its strata by ``allocation``.
+    Group ``g`` is the set of records where the predicate holds and the
+    oracle puts the record in ``g`` (e.g. ``GROUP BY vehicle_type(image)``).
+    One stratified sample serves every group: every label counts for every
+    group, as a domain estimate over all cells.
 
-    A record drawn by several groups is labelled once: later draws are
-    answered from memory without an oracle call. The budget freed that way is
-    shared out again, in rounds, until it is spent or every group has drawn
-    every record. Never more than ``budget`` oracle calls, never an index twice.
+    - Cells: with one proxy per group, records go to the block of the group
+      that scores them highest, and each block is cut into ``K_b`` strata by
+      that group's score (:func:`predicted_blocks`); with one shared score
+      array, the cells are its ``K`` strata.
+    - Stage 1 splits ``max(B, floor(C·budget))`` labels equally among the
+      ``B`` blocks and, inside a block, among its cells.
+    - Stage 2 minimises the worst group's variance
+      ``max_g Σ_c A_gc (1/n_c − 1/N_c)`` over the draws per cell
+      (:func:`~abae.sampling.group_allocation.minimax_cell_allocation`), with
+      ``A_gc = W_gc²`` from the pilot. ``"robust"`` (the default): the cell's
+      rate of the group is planned from the group's proxy calibrated on the
+      whole pilot (:mod:`~abae.sampling.group_calibration`), so that no cell's
+      own pilot steers its stage 2 (which biases the estimate); its mean and
+      spread are shrunk towards the group's
+      (:func:`~abae.sampling.group_allocation.domain_variances`).
+      ``"variance"``/``"abae"``: the cells' own pilot Neyman or paper weights.
+      A group with fewer than 2 pilot positives is treated as uniform across
+      cells and as hard as the hardest known group. ``"proportional"``
+      allocates in proportion to size.
+    - Group ``g`` is estimated from all labels with the predicate ``O·1[g]``:
+      per cell ``p_gc`` and ``t_gc`` (means of ``O·1[g]`` and ``O·1[g]·f``), so
+      COUNT ``= Σ N_c p_gc``, SUM ``= Σ N_c t_gc``, AVG = SUM / COUNT. The
+      intervals come from the same machinery as :func:`abae.estimate`.
+
+    The oracle is called once per stage, never sees an index twice and never
+    more than ``budget`` indices in all.
 
     Args:
-        group_scores: group key to proxy scores ``(N,)``; all the same length.
+        group_scores: group key to that group's proxy scores ``(N,)`` (all the
+            same length, on a common scale such as calibrated probabilities),
+            or one shared score array ``(N,)``.
         oracle: ``oracle(indices) -> (predicate, statistic, group)``, arrays of
             ``len(indices)``; ``group`` holds each record's group key (compared
-            with ``==`` to the keys of ``group_scores``; anything else, e.g.
-            ``None``, for records in no group).
-        budget: oracle calls allowed, at least ``G·K``.
-        aggregate, strata, stage1_share, allocation, confidence, ci, rng,
+            with ``==``; ``None`` for records in no group).
+        budget: oracle calls allowed, at least the number of blocks.
+        groups: with one shared score array, the groups to report (default:
+            every group the oracle returns for a positive). Not allowed with a
+            mapping (its keys are the groups). A group the oracle returns
+            that is not listed is still estimated, with a warning.
+        aggregate, strata, stage1_share, allocation, confidence, ci,
         bootstrap_replicates: as for :func:`abae.estimate`.
-        on_progress: called after every oracle batch; the running estimate is
-            that of the group being sampled.
+        rng: an int seed, a ``numpy.random.Generator`` or ``None`` (fresh).
+        on_progress: called after each oracle call (``running_estimate`` is NaN).
 
     Returns:
         The :class:`GroupEstimates`.
 
     Raises:
         ValueError: a bad argument or a malformed oracle answer.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> colour = rng.choice(np.array(["red", "blue", "none"], dtype=object), 20_000,
+        ...                     p=[0.1, 0.2, 0.7])
+        >>> red, blue = rng.random((2, 20_000))
+        >>> red[colour == "red"] += 1.0
+        >>> blue[colour == "blue"] += 1.0
+        >>> value = rng.normal(np.where(colour == "red", 3.0, 8.0), 1.0)
+        >>> oracle = lambda i: (colour[i] != "none", value[i], colour[i])
+        >>> result = estimate_groups({"red": red, "blue": blue}, oracle, 1000, rng=0)
+        >>> result.oracle_calls, round(result["red"].estimate), round(result["blue"].estimate)
+        (1000, 3, 8)
     """
-    if not group_scores:
-        raise ValueError("group_scores is empty: give one proxy score array per group")
-    scores = {key: check_scores(s, f"group_scores[{key!r}]") for key, s in group_scores.items()}
-    lengths = {key: s.shape[0] for key, s in scores.items()}
-    if len(set(lengths.values())) != 1:
-        raise ValueError(f"every group needs one score per record; the lengths differ: {lengths}")
-    n_records = next(iter(lengths.values()))
-    k = check_strata_count(strata, n_records)
-    n_groups = len(scores)
-    budget = check_budget(
-        budget, n_groups * k, f"one pilot label per stratum for {n_groups} groups × {k} strata"
-    )
+    keys, arrays = _check_group_scores(group_scores, groups)
+    n_records = arrays[0].shape[0]
+    k = check_positive_int(strata, "strata")
     aggregate = check_choice(aggregate, "aggregate", AGGREGATES)
     allocation = check_choice(allocation, "allocation", ALLOCATIONS)
     ci = check_choice(ci, "ci", INTERVALS)
     share = check_share(stage1_share)
     confidence = check_confidence(confidence)
     replicates = check_positive_int(bootstrap_replicates, "bootstrap_replicates")
-    rng = np.random.default_rng() if rng is None else rng
+    generator = check_rng(rng)
 
-    recorder = LabelRecorder(oracle, n_records, budget, with_groups=True, reuse=True)
-    samplers = [_GroupSampler(key, make_strata(s, k, rng), aggregate) for key, s in scores.items()]
-    per_group_stage1 = max(1, min(budget, n_records) // n_groups)
-    for sampler in samplers:
-        stage1 = stage1_sizes(per_group_stage1, share, sampler.layout.sizes)
-        for j in range(k):
-            sampler.draw(j, int(stage1[j]), 1, recorder, rng, on_progress)
-
-    weights = [
-        stage2_weights(s.builder.stats(), s.layout.sizes, aggregate, allocation) for s in samplers
-    ]
-    costs = np.array(
-        [group_cost(s.builder.stats(), s.layout.sizes, aggregate, allocation) for s in samplers]
-    )
-    warnings: list[str] = []
-    undefined = ~np.isfinite(costs)
-    if undefined.any():
-        names = [samplers[i].key for i in np.flatnonzero(undefined).tolist()]
-        warnings.append(
-            f"groups {names} had no positive in their pilot: they get the largest share of any "
-            "group for stage 2"
+    block, rank_score, n_blocks = predicted_blocks(arrays)
+    budget = check_budget(budget, n_blocks, f"one label for each of the {n_blocks} score blocks")
+    notes: list[str] = []
+    if budget > n_records:
+        notes.append(
+            f"budget {budget} exceeds the {n_records} records: every record was labelled once"
         )
-        costs_used = np.where(undefined, costs[~undefined].max(initial=1.0), costs)
+    spend = min(budget, n_records)
+    plan = plan_cells(rank_score, block, n_blocks, spend, k, share, generator)
+    cells = plan.cells
+    recorder = LabelRecorder(oracle, n_records, budget, with_groups=True)
+    sampler = CellSampler(cells, recorder, generator)
+    sampler.draw(plan.stage1, 1, on_progress)
+
+    labels = sampler.labels()
+    known = list(keys) if keys is not None else _discover(labels, [])
+    in_group = _group_positions(labels, known)
+    weights = _pilot_weights(labels, in_group, len(known), cells, arrays, aggregate, allocation)
+    costs = weights.sum(axis=1) ** 2 if known else np.empty(0)
+    stage2_total = spend - int(plan.stage1.sum())
+    if allocation == "proportional" or not known:
+        draws = np.asarray(cells.sizes, dtype=np.float64)
+        mix = np.full(max(len(known), 1), 1.0 / max(len(known), 1))
     else:
-        costs_used = costs
-    shares = minimax_shares(costs_used)
+        draws, mix = minimax_cell_allocation(
+            weights**2, sampler.labelled, cells.sizes, stage2_total
+        )
+    sampler.draw(allocate_stage2(draws, sampler.room, stage2_total), 2, on_progress)
 
-    while recorder.remaining > 0:
-        capacity = [s.capacity() for s in samplers]
-        group_capacity = np.array([int(c.sum()) for c in capacity])
-        if group_capacity.sum() == 0:
-            break
-        group_budget = allocate_stage2(shares, group_capacity, recorder.remaining)
-        for sampler, w, cap, n_g in zip(samplers, weights, capacity, group_budget, strict=True):
-            if allocation == "variance":
-                w = top_up_weights(w, sampler.layout.sizes - cap, int(n_g))
-            for j, n in enumerate(allocate_stage2(w, cap, int(n_g)).tolist()):
-                sampler.draw(j, n, 2, recorder, rng, on_progress)
-
+    labels = sampler.labels()
+    reported = _discover(labels, known)
+    in_group = _group_positions(labels, reported)
+    warnings = _pilot_warnings(known, costs)
+    if keys is not None and len(reported) > len(known):
+        warnings.append(
+            f"the oracle returned groups {reported[len(known) :]} that have no proxy score; "
+            "they are estimated from the same sample all the same"
+        )
     estimates: dict[Hashable, Estimate] = {}
-    for sampler in samplers:
-        sample = sampler.builder.sample()
-        estimates[sampler.key] = estimate_from_labels(
-            sample,
+    for g, key in enumerate(reported):
+        estimates[key] = estimate_group(
+            labels.sample(cells.sizes, positive=labels.predicate & (in_group == g)),
             aggregate=aggregate,
             allocation=allocation,
             budget=budget,
-            oracle_calls=int(sample.indices.size),
             confidence=confidence,
             ci=ci,
-            rng=rng,
+            rng=generator,
             bootstrap_replicates=replicates,
+            notes=notes,
         )
-    keys = [s.key for s in samplers]
     return GroupEstimates(
         estimates=estimates,
-        shares=dict(zip(keys, shares.tolist(), strict=True)),
-        costs=dict(zip(keys, costs.tolist(), strict=True)),
+        shares={key: float(mix[g]) if g < len(known) else 0.0 for g, key in enumerate(reported)},
+        costs={
+            key: float(costs[g]) if g < len(known) else np.nan for g, key in enumerate(reported)
+        },
         oracle_calls=recorder.calls,
         budget=budget,
         warnings=warnings,
     )
+
+
+def _check_group_scores(
+    group_scores: Any, groups: Sequence[Hashable] | None
+) -> tuple[list[Hashable] | None, list[npt.NDArray[np.float64]]]:
+    """The group keys (``None``: to be discovered) and the score arrays."""
+    if isinstance(group_scores, Mapping):
+        if groups is not None:
+            raise ValueError(
+                "groups is only for one shared score array; with a mapping of scores its keys "
+                "are the groups"
+            )
+        if not group_scores:
+            raise ValueError("group_scores is empty: give one proxy score array per group")
+        keys = list(group_scores)
+        arrays = [check_scores(s, f"group_scores[{key!r}]") for key, s in group_scores.items()]
+        lengths = {key: a.shape[0] for key, a in zip(keys, arrays, strict=True)}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(
+                f"every group needs one score per record; the lengths differ: {lengths}"
+            )
+        return keys, arrays
+    arrays = [check_scores(group_scores, "group_scores")]
+    if groups is None:
+        return None, arrays
+    keys = list(groups)
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"groups repeats a key: {keys}")
+    return keys, arrays
+
+
+def _hashable_groups(labels: CellLabels) -> list[Hashable]:
+    assert labels.groups is not None
+    values = labels.groups.tolist()
+    for value in values:
+        try:
+            hash(value)
+        except TypeError:
+            raise ValueError(
+                f"the oracle returned the group {value!r} ({type(value).__name__}), which "
+                "cannot be a group key; return strings, numbers or tuples"
+            ) from None
+    return values  # type: ignore[no-any-return]
+
+
+def _discover(labels: CellLabels, known: list[Hashable]) -> list[Hashable]:
+    """``known`` followed by the other groups the oracle returned for positives."""
+    values = _hashable_groups(labels)
+    seen = set(known)
+    fresh = {
+        value
+        for value, positive in zip(values, labels.predicate.tolist(), strict=True)
+        if positive and value is not None and value not in seen
+    }
+    try:
+        extra = sorted(fresh)  # type: ignore[type-var]
+    except TypeError:
+        extra = sorted(fresh, key=repr)
+    return [*known, *extra]
+
+
+def _group_positions(labels: CellLabels, keys: list[Hashable]) -> npt.NDArray[np.int64]:
+    """The position in ``keys`` of each label's group, -1 for none of them."""
+    index = {key: g for g, key in enumerate(keys)}
+    values = _hashable_groups(labels)
+    return np.fromiter((index.get(v, -1) for v in values), np.int64, len(values))
+
+
+def _pilot_weights(
+    labels: CellLabels,
+    in_group: npt.NDArray[np.int64],
+    n_groups: int,
+    cells: GroupCells,
+    arrays: list[npt.NDArray[np.float64]],
+    aggregate: str,
+    allocation: str,
+) -> npt.NDArray[np.float64]:
+    """Per-group cell weights ``W_gc``, float64 ``(G, C)``, from the pilot.
+
+    ``"robust"``: ``N_c S̃_gc`` over the group's scale, with the cell's rate
+    planned from the group's calibrated proxy
+    (:mod:`~abae.sampling.group_calibration`) and its mean and spread shrunk
+    towards the group's (:func:`~abae.sampling.group_allocation.domain_variances`).
+    ``"variance"`` and ``"abae"``: the cell pilots' own Neyman or paper
+    weights (:func:`~abae.sampling.group_allocation.group_weights`).
+
+    A group without a usable pilot gets proportional weights, scaled so that
+    its variance under proportional allocation equals the largest of the
+    known groups' (1 when none is known).
+    """
+    weights = np.empty((n_groups, len(cells)))
+    for g in range(n_groups):
+        scores = arrays[g] if len(arrays) > 1 else arrays[0]
+        weights[g] = _one_group_weights(labels, in_group == g, cells, scores, aggregate, allocation)
+    return _fill_unknown_weights(weights, cells, labels.indices.size)
+
+
+def _one_group_weights(
+    labels: CellLabels,
+    mine: npt.NDArray[np.bool_],
+    cells: GroupCells,
+    scores: npt.NDArray[np.float64],
+    aggregate: str,
+    allocation: str,
+) -> npt.NDArray[np.float64]:
+    """One group's ``W_gc`` ``(C,)`` (NaN when its pilot is too thin)."""
+    positive = labels.predicate & mine
+    stats = labels.cell_stats(len(cells), positive)
+    if allocation != "robust":
+        return group_weights(stats, cells.sizes, aggregate, allocation)
+    scale = group_scale(stats, cells.sizes, aggregate)
+    if int(stats.positives.sum()) < MIN_POSITIVES_FOR_COST or not np.isfinite(scale):
+        return np.full(len(cells), np.nan)
+    usable = ~labels.missing
+    fit = calibrate(scores, labels.indices[usable], positive[usable])
+    rates = planned_rates(fit, scores, cells, slice(0, len(cells)))
+    variances = domain_variances(stats, cells.sizes, aggregate, rates)
+    return np.asarray(cells.sizes * np.sqrt(variances) / scale, dtype=np.float64)
+
+
+def _fill_unknown_weights(
+    weights: npt.NDArray[np.float64], cells: GroupCells, pilot_size: int
+) -> npt.NDArray[np.float64]:
+    unknown = ~np.isfinite(weights).all(axis=1)
+    if not unknown.any():
+        return weights
+    sizes = cells.sizes.astype(np.float64)
+    proportional = sizes / sizes.sum() * max(pilot_size, 1)
+    known = cell_variances(weights[~unknown] ** 2, proportional, cells.sizes)
+    target = float(known.max(initial=0.0))
+    plain = float(cell_variances((sizes**2)[None, :], proportional, cells.sizes)[0])
+    scale = np.sqrt(target / plain) if target > 0 and plain > 0 else 1.0
+    filled = weights.copy()
+    filled[unknown] = sizes * scale
+    return filled
+
+
+def _pilot_warnings(keys: list[Hashable], costs: npt.NDArray[np.float64]) -> list[str]:
+    unknown = [key for key, cost in zip(keys, costs.tolist(), strict=True) if not np.isfinite(cost)]
+    if not unknown:
+        return []
+    return [
+        f"groups {unknown} had fewer than 2 positives in the pilot: their error could not be "
+        "estimated, so the allocation treats them as the hardest group"
+    ]
