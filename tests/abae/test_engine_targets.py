@@ -59,7 +59,7 @@ def test_a_condition_on_an_oracle_output_is_exact_when_the_budget_covers_the_col
 
 
 def test_error_within_stops_when_the_target_is_met_and_says_so(store: dict[str, str]) -> None:
-    engine = Engine(store["db"], load_oracle_file(store["oracles"]), concurrency=2)
+    engine = Engine(store["db"], load_oracle_file(store["oracles"]), concurrency=16)
     result = engine.run(
         "SELECT AVG(count_cars(id)) FROM frames ERROR WITHIN 0.1 RELATIVE USING p", seed=3
     )
@@ -75,7 +75,7 @@ def test_error_within_stops_when_the_target_is_met_and_says_so(store: dict[str, 
 
 
 def test_a_cap_too_small_for_the_target_is_reported(store: dict[str, str]) -> None:
-    engine = Engine(store["db"], load_oracle_file(store["oracles"]), concurrency=2)
+    engine = Engine(store["db"], load_oracle_file(store["oracles"]), concurrency=16)
     result = engine.run(
         "SELECT AVG(count_cars(id)), COUNT(*) FROM frames WHERE count_cars(id) > 0 "
         "ERROR WITHIN 0.001 RELATIVE ORACLE LIMIT 300 USING p"
@@ -98,7 +98,7 @@ def test_a_cap_too_small_for_the_target_is_reported(store: dict[str, str]) -> No
 def test_repeated_runs_cover_the_truth_95_percent_of_the_time(
     store: dict[str, str], sql: str
 ) -> None:
-    engine = Engine(store["db"], load_oracle_file(store["oracles"]), concurrency=2)
+    engine = Engine(store["db"], load_oracle_file(store["oracles"]), concurrency=16)
     cars = _cars()
     truth = float((cars > 2).sum()) if "COUNT" in sql else float(cars.mean())
     runs = 300

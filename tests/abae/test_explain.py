@@ -27,7 +27,7 @@ def engine(tmp_path: Path) -> Engine:
     registry = OracleRegistry()
     registry.add(OracleSpec("hit", lambda rid: bool(truth[rid]), returns="bool"))
     registry.add(OracleSpec("value", lambda rid: float(value[rid]), returns="number"))
-    return Engine(store, registry, concurrency=2)
+    return Engine(store, registry, concurrency=16)
 
 
 SQL = "SELECT AVG(value(id)) FROM frames WHERE hit(id) ORACLE LIMIT {budget} USING p"
