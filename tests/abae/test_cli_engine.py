@@ -55,7 +55,7 @@ def test_import_query_explain_labels(
 
     assert main(["explain", SQL, "--oracles", str(files["oracles"]), "--db", db]) == 0
     out = capsys.readouterr().out
-    assert "stage-1 labels 20" in out
+    assert "stage-1 labels 16" in out  # 40% of 200 over 5 strata
     assert "predicted error: unknown" in out
 
     report = files["dir"] / "report"

@@ -66,11 +66,12 @@ def load_population(store: Store, plan: QueryPlan) -> Population:
             or DuckDB cannot evaluate a cheap expression (e.g. a cast that fails
             on some record).
     """
-    scan = _coded_scan(plan)
     try:
         with store.transaction() as con:
+            keys, scan = _group_coding(con, plan)
             data = con.execute(scan.sql, list(scan.params)).fetchnumpy()
-            keys = _group_keys(con, plan) if plan.group_by else []
+            if plan.group_by:
+                con.execute("DROP TABLE IF EXISTS abae_group_keys")
     except duckdb.Error as error:
         raise AbaeError(
             f"DuckDB could not evaluate the cheap parts of the query over {plan.collection!r}: "
@@ -82,53 +83,63 @@ def load_population(store: Store, plan: QueryPlan) -> Population:
             f"no record of {plan.collection!r} passes the cheap conditions of WHERE; "
             "nothing to estimate"
         )
-    proxy = _finite_scores(data["abae_proxy"], ids, plan.proxy_text)
+    order = None if bool(np.all(ids[1:] > ids[:-1])) else np.argsort(ids, kind="stable")
+
+    def column(name: str) -> Any:
+        values = data[name]
+        return values if order is None else values[order]
+
+    ids = ids if order is None else ids[order]
+    proxy = _finite_scores(column("abae_proxy"), ids, plan.proxy_text)
     tests = {
-        t.index: np.asarray(np.ma.filled(data[f"abae_test_{t.index}"], False), dtype=np.bool_)
+        t.index: np.asarray(np.ma.filled(column(f"abae_test_{t.index}"), False), dtype=np.bool_)
         for t in plan.cheap_tests
     }
     column_stats = {
-        k: np.asarray(np.ma.filled(data[f"abae_stat_{k}"], np.nan), dtype=np.float64)
+        k: np.asarray(np.ma.filled(column(f"abae_stat_{k}"), np.nan), dtype=np.float64)
         for k, aggregate in enumerate(plan.aggregates)
         if aggregate.column is not None
     }
-    group_codes = np.asarray(data["abae_group_code"], dtype=np.int64) if plan.group_by else None
+    group_codes = np.asarray(column("abae_group_code"), dtype=np.int64) if plan.group_by else None
     group_proxies = None
     if plan.group_oracle is not None and plan.group_oracle.per_group:
         group_proxies = [
-            _finite_scores(data[f"abae_group_proxy_{j}"], ids, text)
+            _finite_scores(column(f"abae_group_proxy_{j}"), ids, text)
             for j, text in enumerate(plan.group_oracle.proxy_texts)
         ]
     return Population(ids, proxy, tests, column_stats, group_codes, keys, group_proxies)
 
 
-def _coded_scan(plan: QueryPlan) -> SqlFragment:
-    """The plan's scan, plus ``abae_group_code`` (the dense rank of the GROUP BY key)."""
+def _group_coding(con: duckdb.DuckDBPyConnection, plan: QueryPlan) -> tuple[list[Any], SqlFragment]:
+    """The distinct GROUP BY keys in SQL order, and the scan with ``abae_group_code``.
+
+    The keys go to a temporary table (one small list); each scanned record's code
+    is its key's position in that list, computed by DuckDB in the scan itself,
+    so the scan keeps the table's order and no join or sort is needed, and the
+    keys themselves (e.g. 10M strings) never reach Python.
+    """
     scan = plan.scan_sql()
     if not plan.group_by:
-        return scan
-    keys = [f"abae_group_{j}" for j in range(len(plan.group_by))]
-    order = ", ".join(f"{k} NULLS LAST" for k in keys)
-    match = " AND ".join(f"s.{k} IS NOT DISTINCT FROM g.{k}" for k in keys)
-    return SqlFragment(
-        f"WITH s AS ({scan.sql}), g AS (SELECT {', '.join(keys)}, "
-        f"row_number() OVER (ORDER BY {order}) - 1 AS abae_group_code "
-        f"FROM (SELECT DISTINCT {', '.join(keys)} FROM s)) "
-        f"SELECT s.*, g.abae_group_code FROM s JOIN g ON {match} ORDER BY s.id",
+        return [], scan
+    columns = [f"abae_group_{j}" for j in range(len(plan.group_by))]
+    if len(columns) == 1:
+        key = columns[0]  # one column: its values themselves (building structs costs)
+    else:
+        key = "{" + ", ".join(f"'k{j}': {c}" for j, c in enumerate(columns)) + "}"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE abae_group_keys AS SELECT list(k ORDER BY k NULLS LAST) "
+        f"AS keys FROM (SELECT DISTINCT {key} AS k FROM ({scan.sql}))",
+        list(scan.params),
+    )
+    ((listed,),) = con.execute("SELECT keys FROM abae_group_keys").fetchall()
+    keys = [tuple(row.values()) if isinstance(row, dict) else row for row in (listed or [])]
+    coded = SqlFragment(
+        f"SELECT * EXCLUDE ({', '.join(columns)}), "
+        f"list_position((SELECT keys FROM abae_group_keys), {key}) - 1 AS abae_group_code "
+        f"FROM ({scan.sql})",
         scan.params,
     )
-
-
-def _group_keys(con: duckdb.DuckDBPyConnection, plan: QueryPlan) -> list[Any]:
-    """The distinct GROUP BY keys in code order (one value, or a tuple for several columns)."""
-    scan = plan.scan_sql()
-    keys = [f"abae_group_{j}" for j in range(len(plan.group_by))]
-    order = ", ".join(f"{k} NULLS LAST" for k in keys)
-    rows = con.execute(
-        f"SELECT DISTINCT {', '.join(keys)} FROM ({scan.sql}) ORDER BY {order}",
-        list(scan.params),
-    ).fetchall()
-    return [row[0] if len(row) == 1 else tuple(row) for row in rows]
+    return keys, coded
 
 
 def _finite_scores(values: Any, ids: NDArray[np.int64], text: str) -> NDArray[np.float64]:

@@ -277,6 +277,9 @@ class QueryPlan:
     def scan_sql(self) -> SqlFragment:
         """``SELECT id, proxy, cheap tests, group keys, column statistics FROM collection WHERE prefilter``.
 
+        Rows come in the table's order (records are stored in id order); the
+        scan does not sort them, so a caller that needs id order checks it.
+
         Result columns: ``id``, ``abae_proxy``, ``abae_test_<i>``, ``abae_group_<j>``,
         ``abae_stat_<k>``, then ``abae_group_proxy_<j>`` (one per category, only
         when :attr:`group_oracle` has per-group proxies), in that order.
@@ -302,9 +305,7 @@ class QueryPlan:
             where = f" WHERE coalesce(({self.prefilter.sql}), FALSE)"
             params.extend(self.prefilter.params)
         table = f'"{self.collection}"'
-        return SqlFragment(
-            f"SELECT {', '.join(parts)} FROM {table}{where} ORDER BY id", tuple(params)
-        )
+        return SqlFragment(f"SELECT {', '.join(parts)} FROM {table}{where}", tuple(params))
 
     def cheap_values_sql(self) -> SqlFragment:
         """``SELECT id, abae_value_0, ... FROM collection WHERE id IN (SELECT id FROM abae_wanted_ids)``.

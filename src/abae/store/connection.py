@@ -79,6 +79,9 @@ class _StoreFile:
             self.lock.release()
             raise
         try:
+            # DuckDB prints its own progress bar on stdout for statements over 2 s; abae
+            # shows progress itself (on stderr) where it wants it.
+            con.execute("SET enable_progress_bar = false")
             if not self.schema_ready:
                 for statement in SCHEMA_STATEMENTS:
                     con.execute(statement)
