@@ -9,7 +9,11 @@ A PyTorch model library that knows nothing of the query engine:
   :class:`AFNONet` classifier and the hierarchical :class:`AFNOSegFormer`,
   each taking any mixer;
 - :func:`fit`, :func:`evaluate` and :func:`predict`, deterministic given a seed,
-  and weights-only checkpoints (:func:`save_checkpoint`, :func:`load_checkpoint`).
+  and weights-only checkpoints (:func:`save_checkpoint`, :func:`load_checkpoint`);
+- deployment (:mod:`afno.export`): :func:`export_program` (``torch.export``,
+  dynamic batch and image sizes, runs with grad), :func:`export_onnx` and
+  :class:`OnnxModel` (ONNX with the FFTs as ``DFT`` operators, run by
+  onnxruntime). ``torch.compile`` works on the mixers and models as they are.
 
 Example:
     >>> import torch, afno
@@ -19,6 +23,7 @@ Example:
     torch.Size([2, 10])
 """
 
+from afno.export import OnnxModel, export_onnx, export_program, relative_difference
 from afno.mixers import AFNO, FNO, MIXER_NAMES, GlobalFilter, SelfAttention, build_mixer
 from afno.models import (
     AFNONet,
@@ -52,14 +57,18 @@ __all__ = [
     "ConfiguredModel",
     "GlobalFilter",
     "History",
+    "OnnxModel",
     "SelfAttention",
     "build_mixer",
     "create_model",
     "evaluate",
+    "export_onnx",
+    "export_program",
     "fit",
     "list_models",
     "load_checkpoint",
     "predict",
     "register_model",
+    "relative_difference",
     "save_checkpoint",
 ]

@@ -92,20 +92,33 @@ def test_autocast_bfloat16_returns_input_dtype(input_dtype: torch.dtype) -> None
         y = mixer(x)
     assert y.dtype == input_dtype
     y.float().sum().backward()
-    assert x.grad is not None
-    assert mixer.weight1.grad is not None
-    torch.testing.assert_close(y.float(), mixer(x.float()).float(), rtol=0.02, atol=0.02)
+    x_grad, weight_grad = x.grad, mixer.weight1.grad
+    # Gradients as in float32 without autocast, up to the input's rounding.
+    x32 = x.detach().float().requires_grad_()
+    mixer.zero_grad()
+    y32 = mixer(x32)
+    y32.sum().backward()
+    torch.testing.assert_close(y.float(), y32, rtol=0.02, atol=0.02)
+    torch.testing.assert_close(x_grad.float(), x32.grad, rtol=0.02, atol=0.02)
+    torch.testing.assert_close(weight_grad, mixer.weight1.grad, rtol=0.02, atol=0.02)
+    assert float(mixer.weight1.grad.abs().max()) > 0.1  # a gradient that can be wrong
 
 
 def test_autocast_after_linear_layer() -> None:
+    torch.manual_seed(0)
     linear, mixer = torch.nn.Linear(8, 16), AFNO(16, num_blocks=4)
+    inputs = torch.randn(1, 5, 5, 8)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        hidden = linear(torch.randn(1, 5, 5, 8))
+        hidden = linear(inputs)
         out = mixer(hidden)
     assert hidden.dtype == out.dtype == torch.bfloat16
     out.float().sum().backward()
-    assert linear.weight.grad is not None
-    assert torch.isfinite(linear.weight.grad).all()
+    autocast_grad = linear.weight.grad
+    linear.zero_grad()
+    mixer(linear(inputs)).sum().backward()
+    # The gradient reaches the layer before the mixer, as without autocast (bf16 rounding).
+    torch.testing.assert_close(autocast_grad, linear.weight.grad, rtol=0.05, atol=0.05)
+    assert float(linear.weight.grad.abs().max()) > 1.0
 
 
 def test_channels_not_divisible_by_blocks() -> None:
@@ -161,9 +174,17 @@ def test_output_shape_dtype_for_any_grid(
     assert y.shape == x.shape
     assert y.dtype == x.dtype
     assert torch.isfinite(y).all()
-    y.sum().backward()
+    direction = torch.randn_like(x)
+    y.backward(direction)
     assert x.grad is not None
-    assert x.grad.shape == x.shape
+    # The gradient is the derivative: <grad, v> against a central difference along v.
+    mixer.double()
+    x64, v64 = x.detach().double(), torch.randn_like(x, dtype=torch.float64)
+    step = 1e-6
+    with torch.no_grad():
+        difference = (mixer(x64 + step * v64) - mixer(x64 - step * v64)) / (2 * step)
+    expected = float((difference * direction.double()).sum())
+    assert float((x.grad.double() * v64).sum()) == pytest.approx(expected, rel=1e-3, abs=1e-3)
 
 
 @settings(max_examples=30, deadline=None)

@@ -26,16 +26,24 @@ def build(name: str, grid: tuple[int, ...], channels: int = 16) -> torch.nn.Modu
 @pytest.mark.parametrize("name", MIXER_NAMES)
 @pytest.mark.parametrize("grid", GRIDS)
 def test_shape_dtype_and_double_resolution(name: str, grid: tuple[int, ...]) -> None:
-    mixer = build(name, grid)
+    mixer = build(name, grid).double()
+    generator = torch.Generator().manual_seed(0)
     for size in (grid, tuple(2 * n for n in grid)):
-        x = torch.randn(2, *size, 16, requires_grad=True)
+        x = torch.randn(2, *size, 16, dtype=torch.float64, generator=generator, requires_grad=True)
         y = mixer(x)
         assert y.shape == x.shape
         assert y.dtype == x.dtype
         assert torch.isfinite(y).all()
         y.square().sum().backward()
         assert x.grad is not None
-        assert torch.isfinite(x.grad).all()
+        # The gradient is the derivative: <grad, v> against a central difference along v.
+        direction = torch.randn(x.shape, dtype=torch.float64, generator=generator)
+        step = 1e-6
+        with torch.no_grad():
+            ahead = mixer(x + step * direction).square().sum()
+            behind = mixer(x - step * direction).square().sum()
+        expected = float((ahead - behind) / (2 * step))
+        assert float((x.grad * direction).sum()) == pytest.approx(expected, rel=1e-5, abs=1e-6)
 
 
 @pytest.mark.parametrize("name", MIXER_NAMES)

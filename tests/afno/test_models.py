@@ -142,27 +142,59 @@ def test_segformer_sizes_not_divisible_by_32_round_up() -> None:
         assert model(torch.randn(1, 2, 50, 37)).shape == (1, 3, 13, 10)
 
 
+def assert_first_layer_gradient_is_the_derivative(
+    model: torch.nn.Module, weight: torch.nn.Parameter, loss_of: object
+) -> None:
+    """The gradient that reached the first layer's weight is the loss's derivative
+    along a random direction (central difference, float64): the signal crosses
+    every block, mixer included, backwards."""
+    assert weight.grad is not None
+    generator = torch.Generator().manual_seed(1)
+    direction = torch.randn(weight.shape, dtype=weight.dtype, generator=generator)
+    step = 1e-7  # small: a kink of ReLU or soft-shrink inside the step spoils the difference
+    with torch.no_grad():
+        weight.add_(step * direction)
+        ahead = float(loss_of())  # type: ignore[operator]
+        weight.sub_(2 * step * direction)
+        behind = float(loss_of())  # type: ignore[operator]
+        weight.add_(step * direction)
+    expected = (ahead - behind) / (2 * step)
+    assert float((weight.grad * direction).sum()) == pytest.approx(expected, rel=1e-5, abs=1e-7)
+    assert abs(expected) > 1e-6
+
+
 @pytest.mark.parametrize("mixer", MIXER_NAMES)
 def test_each_mixer_builds_and_trains_in_afnonet(mixer: str) -> None:
     arguments = TINY_CLASSIFIER | {"mixer": mixer, "mixer_kwargs": _mixer_kwargs(mixer)}
-    model = create_model("afnonet_tiny", **arguments, seed=0)
+    model = create_model("afnonet_tiny", **arguments, seed=0).double()
     assert isinstance(model.blocks[0].mixer, MIXER_CLASSES[mixer])
-    logits = model(torch.randn(2, 1, 16, 16))
+    images = torch.randn(
+        2, 1, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    logits = model(images)
     assert logits.shape == (2, 3)
     logits.sum().backward()
-    assert model.patch_embed.projection.weight.grad is not None
-    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    assert_first_layer_gradient_is_the_derivative(
+        model, model.patch_embed.projection.weight, lambda: model(images).sum()
+    )
 
 
 @pytest.mark.parametrize("mixer", MIXER_NAMES)
 def test_each_mixer_builds_and_trains_in_segformer(mixer: str) -> None:
     arguments = TINY_SEGMENTER | {"mixer": mixer, "mixer_kwargs": _mixer_kwargs(mixer)}
-    model = create_model("afno_segformer_b0", **arguments, seed=0)
+    model = create_model("afno_segformer_b0", **arguments, seed=0).double().eval()
     assert isinstance(model.stages[0].blocks[0].mixer, MIXER_CLASSES[mixer])
-    logits = model(torch.randn(2, 2, 64, 64))
+    images = torch.randn(
+        2, 2, 64, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    logits = model(images)
     assert logits.shape == (2, 3, 16, 16)
     logits.square().mean().backward()
-    assert model.stages[0].patch_embed.projection.weight.grad is not None
+    assert_first_layer_gradient_is_the_derivative(
+        model,
+        model.stages[0].patch_embed.projection.weight,
+        lambda: model(images).square().mean(),
+    )
 
 
 def test_registered_segformer_sizes_have_their_widths() -> None:

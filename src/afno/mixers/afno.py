@@ -7,8 +7,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from afno.mixers.block_complex_mlp import block_complex_mlp
-from afno.mixers.spectral_modes import check_keep_fractions, modes_from_fractions
+from afno.mixers.fused_mixer import fused_afno_mix
+from afno.mixers.real_pair_mlp import real_pair_mlp
+from afno.mixers.spectral_modes import check_keep_fractions, exact_keep_ratios, modes_from_ratios
+from afno.mixers.spectral_path import SpectralPath, check_spectral_path, use_traceable_path
 from afno.mixers.token_grid import check_tokens
 from afno.mixers.truncated_fft import kept_irfftn, kept_rfftn
 
@@ -30,6 +32,12 @@ class AFNO(nn.Module):
     so one mixer runs at any resolution. Under ``torch.autocast`` the FFT and
     the MLP still run in float32 and the output has the input's dtype.
 
+    The spectral step has two implementations of the same function (see
+    :mod:`afno.mixers.spectral_path`): a fused one (complex GEMMs, one
+    hand-written backward; eager mode and ``torch.compile``) and a traceable
+    one (the MLP in real arithmetic on (real, imaginary) pairs; ``torch.export``,
+    ONNX export, ``torch.jit.trace``). By default each runs where it belongs.
+
     Args:
         channels: number of channels ``C``.
         num_blocks: number of diagonal blocks ``k``; must divide ``channels``.
@@ -38,6 +46,14 @@ class AFNO(nn.Module):
         keep_fraction: fraction of frequencies kept per axis, in ``(0, 1]``;
             a number or one per spatial axis.
         generator: random generator for the initial weights (default: torch's global one).
+        spectral_path: ``"auto"`` (default), ``"fused"`` or ``"traceable"``:
+            which implementation of the spectral step runs; ``"auto"`` picks
+            ``"traceable"`` while a graph is exported (``torch.export``, ONNX,
+            ``torch.jit.trace``) and ``"fused"`` otherwise.
+
+    Raises:
+        ValueError: for invalid arguments; from :meth:`forward`, for tokens
+            that are not ``(B, *spatial, channels)`` or not real floating point.
 
     Example:
         >>> mixer = AFNO(64, num_blocks=8, keep_fraction=0.5)
@@ -54,6 +70,7 @@ class AFNO(nn.Module):
         keep_fraction: float | Sequence[float] = 1.0,
         *,
         generator: torch.Generator | None = None,
+        spectral_path: SpectralPath = "auto",
     ) -> None:
         super().__init__()
         if channels < 1 or num_blocks < 1 or channels % num_blocks:
@@ -73,6 +90,8 @@ class AFNO(nn.Module):
         self.hidden_size = self.block_size * hidden_size_factor
         self.sparsity_threshold = float(sparsity_threshold)
         self.keep_fraction = check_keep_fractions(keep_fraction)
+        self._keep_ratio = exact_keep_ratios(self.keep_fraction)
+        self.spectral_path = check_spectral_path(spectral_path)
         blocks, block, hidden = num_blocks, self.block_size, self.hidden_size
         # Complex weights stored as real (..., 2) tensors: [..., 0] real, [..., 1] imaginary.
         self.weight1 = nn.Parameter(torch.empty(blocks, hidden, block, 2))
@@ -90,25 +109,41 @@ class AFNO(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Mix tokens ``(B, *spatial, C)`` -> ``(B, *spatial, C)``, same dtype."""
         spatial = check_tokens(x, self.channels, "AFNO")
-        modes = modes_from_fractions(spatial, self.keep_fraction)
+        if torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                return self._mix(x, spatial)
+        return self._mix(x, spatial)
+
+    def _mix(self, x: Tensor, spatial: tuple[int, ...]) -> Tensor:
+        modes = modes_from_ratios(spatial, self._keep_ratio)
         compute_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            tokens = x.to(compute_dtype)
+        tokens = x.to(compute_dtype)
+        weight1, bias1, weight2, bias2 = (
+            parameter.to(compute_dtype)
+            for parameter in (self.weight1, self.bias1, self.weight2, self.bias2)
+        )
+        threshold = self.sparsity_threshold
+        if use_traceable_path(self.spectral_path):
             spectrum = kept_rfftn(tokens, modes)
-            mixed = block_complex_mlp(
-                spectrum,
-                torch.view_as_complex(self.weight1.to(compute_dtype)),
-                torch.view_as_complex(self.bias1.to(compute_dtype)),
-                torch.view_as_complex(self.weight2.to(compute_dtype)),
-                torch.view_as_complex(self.bias2.to(compute_dtype)),
-                self.sparsity_threshold,
-            )
+            kept = [axis.kept for axis in modes]
+            mixed = real_pair_mlp(spectrum, weight1, bias1, weight2, bias2, threshold, kept)
             out = tokens + kept_irfftn(mixed, modes)
+        else:
+            out = fused_afno_mix(
+                tokens,
+                torch.view_as_complex(weight1),
+                torch.view_as_complex(bias1),
+                torch.view_as_complex(weight2),
+                torch.view_as_complex(bias2),
+                threshold,
+                modes,
+            )
         return out.to(x.dtype)
 
     def extra_repr(self) -> str:
         return (
             f"{self.channels}, num_blocks={self.num_blocks}, "
             f"sparsity_threshold={self.sparsity_threshold}, "
-            f"hidden_size={self.hidden_size}, keep_fraction={self.keep_fraction}"
+            f"hidden_size={self.hidden_size}, keep_fraction={self.keep_fraction}, "
+            f"spectral_path={self.spectral_path!r}"
         )

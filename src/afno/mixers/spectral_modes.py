@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import torch
 from torch import Tensor
@@ -54,7 +55,7 @@ class AxisModes:
     @property
     def keeps_all(self) -> bool:
         """Whether no bin of this axis is dropped."""
-        return self.kept == self.spectrum_size
+        return bool(self.kept == self.spectrum_size)
 
 
 def per_axis(value: float | Sequence[float], spatial_dims: int, name: str) -> tuple[float, ...]:
@@ -95,23 +96,77 @@ def check_keep_fractions(
     return float(keep_fraction) if isinstance(keep_fraction, int | float) else values
 
 
+KeepRatio = tuple[int, int]
+"""A keep fraction as an exact ``(numerator, denominator)`` pair of ints."""
+
+
+def exact_keep_ratios(keep_fraction: float | Sequence[float]) -> KeepRatio | tuple[KeepRatio, ...]:
+    """The keep fraction(s) as exact ratios of the decimals written (``0.82`` is ``(41, 50)``).
+
+    Computed once, outside any traced code: ``torch.compile`` treats float
+    attributes as symbolic and cannot trace ``fractions.Fraction``.
+    """
+
+    def ratio(value: float) -> KeepRatio:
+        exact = Fraction(repr(float(value)))
+        return exact.numerator, exact.denominator
+
+    if isinstance(keep_fraction, int | float):
+        return ratio(keep_fraction)
+    return tuple(ratio(value) for value in keep_fraction)
+
+
+def _ratios_per_axis(
+    keep_ratio: KeepRatio | tuple[KeepRatio, ...], spatial_dims: int
+) -> tuple[KeepRatio, ...]:
+    first, second = keep_ratio[0], keep_ratio[-1]
+    if isinstance(first, int) and isinstance(second, int):
+        return ((first, second),) * spatial_dims
+    ratios = tuple(ratio for ratio in keep_ratio if not isinstance(ratio, int))
+    if len(ratios) != spatial_dims:
+        shown = tuple(f"{numerator}/{denominator}" for numerator, denominator in ratios)
+        raise ValueError(
+            f"keep_fraction has {len(ratios)} entries {shown} but the tokens have "
+            f"{spatial_dims} spatial axes; give one number, or one per spatial axis."
+        )
+    return ratios
+
+
 def modes_from_fractions(
     sizes: Sequence[int], keep_fraction: float | Sequence[float]
 ) -> tuple[AxisModes, ...]:
     """Kept modes for a keep fraction per axis (AFNO's hard thresholding).
 
     Along an axis of ``n`` tokens with fraction ``f`` the frequencies ``k`` with
-    ``|k| <= floor(f * n / 2)`` are kept: indices ``[:K + 1]`` and ``[-K:]`` on
+    ``|k| <= K = floor(f * n / 2)`` are kept: indices ``[:K + 1]`` and ``[-K:]`` on
     a full-FFT axis, ``[:K + 1]`` on the real-FFT (last) axis. ``f = 1`` keeps
-    every mode; any ``f > 0`` keeps at least the zero frequency.
+    every mode; any ``f > 0`` keeps at least the zero frequency. ``K`` is
+    computed exactly for ``f`` as written in decimal (``0.82 * 2400 / 2`` is
+    984, not the 983 floating point gives), and with integer operations only,
+    so sizes may be symbolic (``torch.export``). See :func:`modes_from_ratios`.
     """
-    fractions = per_axis(keep_fraction, len(sizes), "keep_fraction")
+    per_axis(keep_fraction, len(sizes), "keep_fraction")  # checks the number of entries
+    return modes_from_ratios(sizes, exact_keep_ratios(keep_fraction))
+
+
+def modes_from_ratios(
+    sizes: Sequence[int], keep_ratio: KeepRatio | tuple[KeepRatio, ...]
+) -> tuple[AxisModes, ...]:
+    """:func:`modes_from_fractions` for fractions given by :func:`exact_keep_ratios`.
+
+    Raises:
+        ValueError: if there is not one ratio, or one per axis.
+    """
+    ratios = _ratios_per_axis(keep_ratio, len(sizes))
     modes = []
-    for axis, (size, fraction) in enumerate(zip(sizes, fractions, strict=True)):
+    for axis, (size, (numerator, denominator)) in enumerate(zip(sizes, ratios, strict=True)):
         real = axis == len(sizes) - 1
-        cutoff = math.floor(fraction * size / 2)
-        if real:
-            modes.append(AxisModes(size, True, min(cutoff + 1, size // 2 + 1), 0))
+        if numerator >= denominator:  # every mode, decided without comparing sizes
+            modes.append(AxisModes(size, real, size // 2 + 1 if real else size, 0))
+            continue
+        cutoff = (numerator * size) // (2 * denominator)
+        if real:  # fraction < 1, so cutoff <= size // 2
+            modes.append(AxisModes(size, True, cutoff + 1, 0))
         elif 2 * cutoff + 1 >= size:
             modes.append(AxisModes(size, False, size, 0))
         else:

@@ -8,10 +8,38 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
 MIN_SPATIAL_DIMS = 1
 MAX_SPATIAL_DIMS = 3
+FLOATING_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+"""The input dtypes the models and mixers accept: real floating point."""
+
+
+def check_floating(x: Tensor, what: str) -> None:
+    """Raise ValueError unless ``x`` holds real floating-point numbers.
+
+    A complex input would silently lose its imaginary part (every spectral
+    mixer takes a real FFT) and an integer or boolean one would come back
+    truncated, so both are refused with the offending dtype named.
+
+    Args:
+        x: the input tensor.
+        what: who is asking and what the tensor is, for the message (e.g. ``"AFNO tokens"``).
+    """
+    if x.dtype in FLOATING_DTYPES:
+        return
+    kind = "complex" if x.is_complex() else "boolean" if x.dtype == torch.bool else "integer"
+    advice = (
+        "pass the real and imaginary parts as separate channels, e.g. torch.view_as_real"
+        if kind == "complex"
+        else "convert it first, e.g. x.float() (images as uint8: x.float() / 255)"
+    )
+    raise ValueError(
+        f"{what} must be real floating point (float16, bfloat16, float32 or float64); "
+        f"got {kind} dtype {x.dtype} with shape {tuple(x.shape)}: {advice}."
+    )
 
 
 def check_tokens(x: Tensor, channels: int, mixer: str) -> tuple[int, ...]:
@@ -23,12 +51,15 @@ def check_tokens(x: Tensor, channels: int, mixer: str) -> tuple[int, ...]:
         mixer: the mixer's name, used in error messages.
 
     Returns:
-        The spatial sizes ``spatial`` as a tuple of ints.
+        The spatial sizes ``spatial`` as a tuple of ints (symbolic ints while
+        ``torch.export`` traces with dynamic shapes).
 
     Raises:
-        ValueError: if ``x`` does not have 3 to 5 dimensions, if its last
-            axis is not ``channels`` long, or if an axis is empty.
+        ValueError: if ``x`` is not real floating point, does not have 3 to
+            5 dimensions, if its last axis is not ``channels`` long, or if an
+            axis is empty.
     """
+    check_floating(x, f"{mixer} tokens")
     spatial_dims = x.dim() - 2
     if not MIN_SPATIAL_DIMS <= spatial_dims <= MAX_SPATIAL_DIMS:
         raise ValueError(
@@ -44,7 +75,9 @@ def check_tokens(x: Tensor, channels: int, mixer: str) -> tuple[int, ...]:
         )
     if any(size < 1 for size in x.shape[:-1]):
         raise ValueError(f"{mixer} got tokens of shape {tuple(x.shape)} with an empty axis.")
-    return tuple(int(size) for size in x.shape[1:-1])
+    # The sizes stay as they are (no int()): under torch.export with dynamic
+    # shapes they are symbolic, and int() would pin them to the example's.
+    return tuple(x.shape[1:-1])
 
 
 def check_grid_size(grid_size: Sequence[int], mixer: str) -> tuple[int, ...]:

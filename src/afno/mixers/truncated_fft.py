@@ -10,6 +10,16 @@ Their gradients are written as the exact adjoint transforms (the forward
 transform of one is, up to the real-FFT pairing weights, the adjoint of the
 other), which avoids autograd's generic real-FFT backward and its full-size
 complex buffers.
+
+:func:`forward_transform`, :func:`inverse_transform` and their adjoints are
+the plain computations; :mod:`afno.mixers.fused_mixer` chains them for AFNO.
+Under graph capture ``torch.compile`` traces the custom autograd functions,
+their adjoint backwards included; while a graph is exported (``torch.export``,
+ONNX, ``torch.jit.trace``, none of which can hold a Python autograd function)
+:func:`kept_rfftn` and :func:`kept_irfftn` are the plain computations, built
+only from ``torch.fft`` operations, slices and concatenations, which the
+exported program differentiates with ATen's own FFT derivatives and the ONNX
+exporter turns into DFT operators.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from afno.mixers.spectral_modes import AxisModes, real_axis_weights
+from afno.mixers.spectral_path import exporting_graph
 
 
 def _keep_bins(z: Tensor, dim: int, axis: AxisModes) -> Tensor:
@@ -37,21 +48,41 @@ def _keep_bins(z: Tensor, dim: int, axis: AxisModes) -> Tensor:
 
 
 def _restore_bins(z: Tensor, dim: int, axis: AxisModes) -> Tensor:
-    """Inverse of :func:`_keep_bins` on a full-FFT axis: put zeros in the dropped middle."""
+    """Inverse of :func:`_keep_bins`: put zeros in the dropped bins of ``z`` along ``dim``.
+
+    On a full-FFT axis the zeros go between the ``low`` and ``high`` bins; on
+    the real-FFT axis after the ``low`` ones. One new buffer, filled in place;
+    while a graph is exported, out-of-place concatenation instead.
+    """
     if axis.keeps_all:
         return z
+    if exporting_graph():
+        return _restore_bins_by_concatenation(z, dim, axis)
     shape = list(z.shape)
     shape[dim] = axis.spectrum_size
     full = z.new_empty(shape)
     full.narrow(dim, 0, axis.low).copy_(z.narrow(dim, 0, axis.low))
     full.narrow(dim, axis.low, axis.spectrum_size - axis.kept).zero_()
-    full.narrow(dim, axis.spectrum_size - axis.high, axis.high).copy_(
-        z.narrow(dim, axis.low, axis.high)
-    )
+    if axis.high:
+        full.narrow(dim, axis.spectrum_size - axis.high, axis.high).copy_(
+            z.narrow(dim, axis.low, axis.high)
+        )
     return full
 
 
-def _forward_transform(x: Tensor, modes: Sequence[AxisModes]) -> Tensor:
+def _restore_bins_by_concatenation(z: Tensor, dim: int, axis: AxisModes) -> Tensor:
+    """:func:`_restore_bins` out of place, on the (real, imaginary) view: exporters
+    translate neither writes into slices nor complex zero-filling (ONNX)."""
+    pairs = torch.view_as_real(z)
+    dropped = list(pairs.shape)
+    dropped[dim] = axis.spectrum_size - axis.kept
+    parts = [pairs.narrow(dim, 0, axis.low), pairs.new_zeros(dropped)]
+    if axis.high:
+        parts.append(pairs.narrow(dim, axis.low, axis.high))
+    return torch.view_as_complex(torch.cat(parts, dim=dim))
+
+
+def forward_transform(x: Tensor, modes: Sequence[AxisModes]) -> Tensor:
     """Kept spectrum ``(B, *kept, C)`` of real tokens ``(B, *spatial, C)``."""
     ndim = len(modes)
     if all(axis.keeps_all for axis in modes):
@@ -69,7 +100,7 @@ def _forward_transform(x: Tensor, modes: Sequence[AxisModes]) -> Tensor:
     return z
 
 
-def _inverse_full_axes(z: Tensor, modes: Sequence[AxisModes]) -> Tensor:
+def inverse_full_axes(z: Tensor, modes: Sequence[AxisModes]) -> Tensor:
     """Inverse FFT of a kept spectrum over every axis but the last: ``(B, *spatial[:-1], kept[-1], C)``.
 
     Returns a new tensor when there is at least one full-FFT axis, else ``z``.
@@ -87,14 +118,17 @@ def _inverse_full_axes(z: Tensor, modes: Sequence[AxisModes]) -> Tensor:
     return z
 
 
-def _inverse_transform(z: Tensor, modes: Sequence[AxisModes]) -> Tensor:
+def inverse_transform(z: Tensor, modes: Sequence[AxisModes]) -> Tensor:
     """Real tokens ``(B, *spatial, C)`` whose kept spectrum is ``z`` (other bins zero)."""
     ndim = len(modes)
     if all(axis.keeps_all for axis in modes):
         sizes = tuple(axis.size for axis in modes)
         tokens: Tensor = torch.fft.irfftn(z, s=sizes, dim=tuple(range(1, ndim + 1)), norm="ortho")
         return tokens
-    tokens = torch.fft.irfft(_inverse_full_axes(z, modes), n=modes[-1].size, dim=ndim, norm="ortho")
+    # Zero-fill the real axis here rather than let irfft pad a complex tensor,
+    # which the ONNX exporter cannot translate.
+    partial = _restore_bins(inverse_full_axes(z, modes), ndim, modes[-1])
+    tokens = torch.fft.irfft(partial, n=modes[-1].size, dim=ndim, norm="ortho")
     return tokens
 
 
@@ -104,36 +138,47 @@ def _pairing_weights(modes: Sequence[AxisModes], like: Tensor) -> Tensor:
     return weights.view(-1, 1)
 
 
+def forward_adjoint(grad: Tensor, modes: Sequence[AxisModes]) -> Tensor:
+    """Gradient of :func:`forward_transform`: real ``(B, *spatial, C)`` from a kept spectrum's.
+
+    The adjoint of "keep bins of rfftn": zero-fill and inverse FFT, with the
+    paired real-axis bins counted once instead of twice.
+    """
+    partial = inverse_full_axes(grad, modes)
+    weights = _pairing_weights(modes, partial)
+    partial = partial.div_(weights) if partial is not grad else partial / weights
+    tokens: Tensor = torch.fft.irfft(partial, n=modes[-1].size, dim=len(modes), norm="ortho")
+    return tokens
+
+
+def inverse_adjoint(grad: Tensor, modes: Sequence[AxisModes]) -> Tensor:
+    """Gradient of :func:`inverse_transform`: a kept spectrum from real ``(B, *spatial, C)``."""
+    spectrum = forward_transform(grad, modes)
+    return spectrum.mul_(_pairing_weights(modes, spectrum))
+
+
 class _KeptRfftn(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, modes: tuple[AxisModes, ...]) -> Tensor:
         ctx.modes = modes
-        return _forward_transform(x, modes)
+        return forward_transform(x, modes)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        modes = ctx.modes
-        # Adjoint of "keep bins of rfftn": zero-fill and inverse FFT, with the
-        # paired real-axis bins counted once instead of twice.
-        partial = _inverse_full_axes(grad, modes)
-        weights = _pairing_weights(modes, partial)
-        partial = partial.div_(weights) if partial is not grad else partial / weights
-        return torch.fft.irfft(partial, n=modes[-1].size, dim=len(modes), norm="ortho"), None
+        return forward_adjoint(grad, ctx.modes), None
 
 
 class _KeptIrfftn(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, z: Tensor, modes: tuple[AxisModes, ...]) -> Tensor:
         ctx.modes = modes
-        return _inverse_transform(z, modes)
+        return inverse_transform(z, modes)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        modes = ctx.modes
-        spectrum = _forward_transform(grad, modes)
-        return spectrum.mul_(_pairing_weights(modes, spectrum)), None
+        return inverse_adjoint(grad, ctx.modes), None
 
 
 def kept_rfftn(x: Tensor, modes: Sequence[AxisModes]) -> Tensor:
@@ -147,6 +192,8 @@ def kept_rfftn(x: Tensor, modes: Sequence[AxisModes]) -> Tensor:
         Complex tensor ``(B, *kept, C)``, ``kept[i] = modes[i].kept``; along a
         full-FFT axis the ``low`` bins come first, then the ``high`` ones.
     """
+    if exporting_graph():  # an exported graph holds ATen operations only
+        return forward_transform(x, tuple(modes))
     out: Tensor = _KeptRfftn.apply(x, tuple(modes))
     return out
 
@@ -157,5 +204,7 @@ def kept_irfftn(z: Tensor, modes: Sequence[AxisModes]) -> Tensor:
     Dropped bins count as zero. As ``torch.fft.irfftn`` does, the imaginary
     parts of the zero (and Nyquist) bins of the last axis are ignored.
     """
+    if exporting_graph():
+        return inverse_transform(z, tuple(modes))
     out: Tensor = _KeptIrfftn.apply(z, tuple(modes))
     return out

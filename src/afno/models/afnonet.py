@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from afno.mixers import MIXER_NAMES
+from afno.mixers.token_grid import check_floating
 from afno.models.configured import ConfiguredModel
 from afno.models.layers import MixerBlock, PatchEmbedding, init_linear_, resize_grid
 
@@ -171,6 +172,7 @@ class AFNONet(ConfiguredModel):
         init_linear_(self.head)
 
     def _check_images(self, images: Tensor) -> None:
+        check_floating(images, "AFNONet images")
         if images.dim() != 4 or images.shape[1] != self.in_chans:
             raise ValueError(
                 f"AFNONet expects images (B, {self.in_chans}, H, W), got shape {tuple(images.shape)}"

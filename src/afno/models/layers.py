@@ -7,7 +7,7 @@ token mixers of :mod:`afno.mixers` take; convolutions see channels-first
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -35,13 +35,32 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def resize_grid(tokens: Tensor, size: tuple[int, int]) -> Tensor:
+def same_size(actual: Sequence[int], expected: Sequence[int]) -> bool:
+    """Whether two sizes are surely equal.
+
+    Plain ints are compared. Symbolic sizes (``torch.export`` with dynamic
+    shapes) count as equal only when they are equal for every size the trace
+    allows; otherwise the caller takes its resizing branch, which must then
+    be exact at equal sizes too (bilinear and bicubic resampling to the same
+    size are the identity). This keeps such comparisons from pinning a
+    dynamic size to the example's.
+    """
+    if len(actual) != len(expected):
+        return False
+    if all(isinstance(v, int) for v in (*actual, *expected)):
+        return tuple(actual) == tuple(expected)
+    from torch.fx.experimental.symbolic_shapes import statically_known_true
+
+    return all(statically_known_true(a == e) for a, e in zip(actual, expected, strict=True))
+
+
+def resize_grid(tokens: Tensor, size: Sequence[int]) -> Tensor:
     """Bicubically resample a channels-last grid ``(B, H, W, C)`` to ``(B, *size, C)``.
 
     Used to fit a learned position embedding to another token grid; returns
     ``tokens`` itself when the size already matches.
     """
-    if tuple(tokens.shape[1:3]) == tuple(size):
+    if same_size(tokens.shape[1:3], size):
         return tokens
     channels_first = tokens.permute(0, 3, 1, 2)
     resized = F.interpolate(channels_first, size=size, mode="bicubic", align_corners=False)

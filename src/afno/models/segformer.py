@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from afno.mixers.token_grid import check_floating
 from afno.models.afnonet import as_pair, check_mixer_name, check_rate
 from afno.models.configured import ConfiguredModel
 from afno.models.layers import (
@@ -41,6 +42,7 @@ from afno.models.layers import (
     OverlappingPatchEmbedding,
     conv_output_size,
     init_linear_,
+    same_size,
 )
 
 STAGE_KERNELS = (7, 3, 3, 3)
@@ -134,7 +136,7 @@ class AllMLPDecoder(nn.Module):
         upsampled = []
         for projection, tokens in zip(self.projections, stages, strict=True):
             grid = projection(tokens).permute(0, 3, 1, 2)
-            if tuple(grid.shape[2:]) != target:
+            if not same_size(grid.shape[2:], target):
                 grid = F.interpolate(grid, size=target, mode="bilinear", align_corners=False)
             upsampled.append(grid)
         fused = self.fuse(torch.cat(upsampled[::-1], dim=1))
@@ -241,6 +243,7 @@ class AFNOSegFormer(ConfiguredModel):
     def forward_features(self, images: Tensor) -> list[Tensor]:
         """The four stage outputs, channels-last: ``[(B, H/4, W/4, C_1), ..., (B, H/32, W/32, C_4)]``
         (sides rounded up)."""
+        check_floating(images, "AFNOSegFormer images")
         if images.dim() != 4 or images.shape[1] != self.in_chans:
             raise ValueError(
                 f"AFNOSegFormer expects images (B, {self.in_chans}, H, W), "
