@@ -139,3 +139,93 @@ def test_missing_file_and_non_plain_data(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"metadata\['when'\] holds a object"):
         save_checkpoint(tmp_path / "x.pt", nn.Linear(1, 1), metadata={"when": object()})
     assert not list(tmp_path.iterdir())
+
+
+def _with_config(path: Path, tmp_path: Path, **changes: object) -> Path:
+    """A copy of the checkpoint at ``path`` whose config has ``changes`` (weights unchanged)."""
+    payload = torch.load(path, weights_only=True)
+    payload["config"] = {**payload["config"], **changes}
+    hostile = tmp_path / "hostile.pt"
+    torch.save(payload, hostile)
+    return hostile
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"embed_dim": 65536, "depth": 64}, "asks for a larger model than the weights it holds"),
+        ({"depth": 1_000_000}, "asks for a larger model than the weights it holds"),
+        ({"img_size": 16384, "patch_size": 1}, "asks for a larger model than the weights it holds"),
+        ({"mlp_ratio": 100_000.0}, "asks for a larger model than the weights it holds"),
+        ({"embed_dim": 10**12}, r"implausible config: config\['embed_dim'\] is 1000000000000"),
+        ({"mixer_kwargs": {"a": [[[[[[[[[1]]]]]]]]]}}, "nested deeper"),
+    ],
+)
+def test_a_config_that_outgrows_its_weights_is_refused_before_building(
+    saved: tuple[Path, nn.Module], tmp_path: Path, changes: dict[str, object], message: str
+) -> None:
+    hostile = _with_config(saved[0], tmp_path, **changes)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(hostile)
+
+
+def test_a_config_that_builds_other_shapes_names_them_before_building(
+    saved: tuple[Path, nn.Module], tmp_path: Path
+) -> None:
+    hostile = _with_config(saved[0], tmp_path, embed_dim=16)
+    with pytest.raises(
+        CheckpointMismatchError, match=r"does not have the weights it holds"
+    ) as caught:
+        load_checkpoint(hostile)
+    assert caught.value.differences["head.weight"] == ((3, 8), (3, 16))
+
+
+def test_a_checkpoint_above_the_element_limit_is_refused(saved: tuple[Path, nn.Module]) -> None:
+    with pytest.raises(CheckpointError, match="holds 683 weight elements, above the limit of 10"):
+        load_checkpoint(saved[0], max_elements=10)
+
+
+@pytest.mark.parametrize(
+    ("name", "config"),
+    [
+        ("afnonet_tiny", {**TINY, "mixer": "afno", "drop_path_rate": 0.1}),
+        ("afnonet_tiny", {**TINY, "mixer": "attention", "mixer_kwargs": {"num_heads": 2}}),
+        ("afnonet_tiny", {**TINY, "mixer": "gfn", "mixer_kwargs": {}}),
+        ("afnonet_tiny", {**TINY, "mixer": "fno", "mixer_kwargs": {}}),
+        (
+            "afno_segformer_b0",
+            {"num_classes": 3, "img_size": 32, "embed_dims": (8, 8, 8, 8), "depths": (1, 1, 1, 1),
+             "decoder_dim": 8, "mixer_kwargs": {"num_blocks": 2}},
+        ),
+    ],
+)  # fmt: skip
+def test_the_dry_build_sees_the_shapes_of_the_real_model(
+    name: str, config: dict[str, object], tmp_path: Path
+) -> None:
+    from afno.training.build_guard import dry_build
+
+    model = create_model(name, **config, seed=0)
+    real = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    held = sum(v.numel() for v in model.state_dict().values())
+    assert (
+        dry_build(lambda: create_model(name, **config), max_tensors=len(real), max_elements=held)
+        == real
+    )
+    path = save_checkpoint(tmp_path / "model.pt", model)
+    restored = load_checkpoint(path).model
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(restored.state_dict().values(), model.state_dict().values(), strict=True)
+    )
+
+
+def test_the_registration_budget_stops_a_real_build_early() -> None:
+    from afno.training.build_guard import ModelTooLargeError, registration_budget
+
+    with (
+        registration_budget(max_tensors=10, max_elements=100),
+        pytest.raises(ModelTooLargeError, match=r"at Linear.weight, shape \(1000, 1000\)"),
+    ):
+        nn.Linear(1000, 1000)
+    # Outside the block nothing is counted.
+    assert nn.Linear(1000, 1000).weight.shape == (1000, 1000)

@@ -1,4 +1,5 @@
-"""Training utilities: a deterministic train/evaluate/predict loop and weights-only checkpoints."""
+"""Training utilities: a deterministic train/evaluate/predict loop, self-supervised
+masked-inpainting pretraining, early stopping and weights-only checkpoints."""
 
 from afno.training.checkpoint import (
     Checkpoint,
@@ -9,23 +10,38 @@ from afno.training.checkpoint import (
     save_checkpoint,
 )
 from afno.training.data import TensorPairs, TrainingData
+from afno.training.early_stopping import EarlyStopping
+from afno.training.inpainting import (
+    CellReconstructor,
+    MaskedInpainting,
+    TokenReconstructor,
+    masked_mse,
+)
 from afno.training.loop import EpochRecord, History, evaluate, fit, predict
-from afno.training.objectives import LOSS_NAMES, LossName
+from afno.training.masking import random_patch_mask
+from afno.training.objectives import LOSS_NAMES, LossName, Objective
 
 __all__ = [
     "LOSS_NAMES",
+    "CellReconstructor",
     "Checkpoint",
     "CheckpointError",
     "CheckpointMismatchError",
+    "EarlyStopping",
     "EpochRecord",
     "History",
     "LossName",
+    "MaskedInpainting",
+    "Objective",
     "TensorPairs",
+    "TokenReconstructor",
     "TrainingData",
     "evaluate",
     "fit",
     "load_checkpoint",
+    "masked_mse",
     "predict",
+    "random_patch_mask",
     "read_checkpoint",
     "save_checkpoint",
 ]

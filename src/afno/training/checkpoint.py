@@ -14,6 +14,14 @@ checks parameter names and shapes, so a checkpoint made for another
 configuration fails with a :class:`CheckpointMismatchError` that says what
 differs instead of torch's size-mismatch traceback.
 
+A checkpoint file may come from anyone, so rebuilding its model never lets the
+config choose the memory: the config's numbers are checked against limits,
+then the model is built without storage for its large tensors (see
+:mod:`afno.training.build_guard`) and must have exactly the parameter shapes of
+the weights in the file before it is built for real. A config that asks for
+more than the file holds is a :class:`CheckpointError`, found before any
+large allocation.
+
 Example:
     >>> import tempfile, pathlib
     >>> from afno.models import create_model
@@ -38,11 +46,22 @@ import torch
 from torch import nn
 
 from afno.models.registry import create_model
+from afno.training.build_guard import (
+    ModelTooLargeError,
+    check_config_limits,
+    dry_build,
+    registration_budget,
+)
 
 CHECKPOINT_FORMAT = "afno.checkpoint"
 CHECKPOINT_VERSION = 1
 _ABSENT = "<absent>"
 _MAX_LISTED = 8
+MAX_CHECKPOINT_ELEMENTS = 1 << 31
+"""Most weight elements (about 8 GiB of float32) a checkpoint may hold by default."""
+_UNSAVED_SLACK_TENSORS = 64
+_UNSAVED_SLACK_ELEMENTS = 1 << 20
+"""Room for buffers a model registers but does not save (non-persistent ones)."""
 
 
 class CheckpointError(ValueError):
@@ -216,13 +235,8 @@ def read_checkpoint(
 
 
 def _check_weights(source: Path, model: nn.Module, weights: Mapping[str, torch.Tensor]) -> None:
-    expected = model.state_dict()
-    differences: dict[str, tuple[Any, Any]] = {}
-    for key in sorted(set(weights) | set(expected)):
-        saved = tuple(weights[key].shape) if key in weights else _ABSENT
-        current = tuple(expected[key].shape) if key in expected else _ABSENT
-        if saved != current:
-            differences[key] = (saved, current)
+    expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    differences = _shape_differences(weights, expected)
     if differences:
         raise CheckpointMismatchError(
             f"checkpoint {source} does not fit the model's parameters "
@@ -231,11 +245,73 @@ def _check_weights(source: Path, model: nn.Module, weights: Mapping[str, torch.T
         )
 
 
+def _shape_differences(
+    weights: Mapping[str, torch.Tensor], shapes: Mapping[str, tuple[int, ...]]
+) -> dict[str, tuple[Any, Any]]:
+    differences: dict[str, tuple[Any, Any]] = {}
+    for key in sorted(set(weights) | set(shapes)):
+        saved = tuple(weights[key].shape) if key in weights else _ABSENT
+        current = shapes.get(key, _ABSENT)
+        if saved != current:
+            differences[key] = (saved, current)
+    return differences
+
+
+def _rebuild(
+    source: Path,
+    name: str,
+    config: dict[str, Any],
+    weights: Mapping[str, torch.Tensor],
+    max_elements: int,
+) -> nn.Module:
+    """``create_model(name, **config)``, once the config is shown to fit the weights."""
+    held = sum(int(tensor.numel()) for tensor in weights.values())
+    if held > max_elements:
+        raise CheckpointError(
+            f"checkpoint {source} holds {held:,} weight elements, above the limit of "
+            f"{max_elements:,}; pass max_elements= to load_checkpoint if you trust it"
+        )
+    try:
+        check_config_limits(config)
+    except ValueError as error:
+        raise CheckpointError(f"checkpoint {source} has an implausible config: {error}") from error
+    limits = {
+        "max_tensors": len(weights) + _UNSAVED_SLACK_TENSORS,
+        "max_elements": held + _UNSAVED_SLACK_ELEMENTS,
+    }
+    try:
+        shapes = dry_build(lambda: create_model(name, **config), **limits)
+        if shapes is not None:
+            differences = _shape_differences(weights, shapes)
+            if differences:
+                raise CheckpointMismatchError(
+                    f"checkpoint {source}: the model its config {config} builds does not have "
+                    f"the weights it holds (name: shape in checkpoint, shape of the model):\n"
+                    f"{_describe(differences)}",
+                    differences,
+                )
+        with registration_budget(**limits):
+            return create_model(name, **config)
+    except ModelTooLargeError as error:
+        raise CheckpointError(
+            f"checkpoint {source} is refused: its config {config} asks for a larger model than "
+            f"the weights it holds ({error})"
+        ) from error
+    except (KeyError, TypeError, ValueError) as error:
+        if isinstance(error, CheckpointError):
+            raise
+        raise CheckpointError(
+            f"checkpoint {source} is for model {name!r} with config {config}, which this "
+            f"version of afno cannot build: {error}"
+        ) from error
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     model: nn.Module | None = None,
     *,
     map_location: str | torch.device = "cpu",
+    max_elements: int = MAX_CHECKPOINT_ELEMENTS,
 ) -> Checkpoint:
     """Load a checkpoint into ``model``, or into a new model built from the registry.
 
@@ -243,16 +319,21 @@ def load_checkpoint(
         path: a file written by :func:`save_checkpoint`.
         model: the module to load into. Its ``model_name`` and ``config`` (if
             it has them) must equal the checkpoint's. When None, the model is
-            rebuilt with ``afno.create_model(model_name, **config)``.
+            rebuilt with ``afno.create_model(model_name, **config)``, but only
+            after the config passed the limits of
+            :mod:`afno.training.build_guard` and was shown (without allocating
+            the model) to build exactly the parameter shapes the file holds.
         map_location: where to place the loaded tensors.
+        max_elements: most weight elements a rebuilt model may have.
 
     Returns:
         A :class:`Checkpoint` holding the model (in eval mode when rebuilt).
 
     Raises:
         FileNotFoundError: if ``path`` is not a file.
-        CheckpointError: if the file is not a readable afno checkpoint, or
-            holds no model name and no ``model`` was given.
+        CheckpointError: if the file is not a readable afno checkpoint, holds no
+            model name and no ``model`` was given, or its config is implausible
+            or asks for more than the weights it holds.
         CheckpointMismatchError: if the name, config or parameter shapes
             differ; the message lists each differing key with both values.
     """
@@ -265,13 +346,7 @@ def load_checkpoint(
             raise CheckpointError(
                 f"checkpoint {source} names no registered model; pass the model to load into"
             )
-        try:
-            model = create_model(name, **config)
-        except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(
-                f"checkpoint {source} is for model {name!r} with config {config}, which this "
-                f"version of afno cannot build: {error}"
-            ) from error
+        model = _rebuild(source, name, config, payload["state_dict"], max_elements)
         model.eval()
     else:
         current_name = getattr(model, "model_name", None)

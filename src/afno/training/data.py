@@ -20,8 +20,10 @@ from torch.utils.data import DataLoader, Dataset
 
 TrainingData: TypeAlias = (
     "tuple[Tensor | np.ndarray[Any, Any], Tensor | np.ndarray[Any, Any]] | Dataset[Any]"
+    " | Tensor | np.ndarray[Any, Any]"
 )
-"""What :func:`afno.training.fit` and friends accept as data."""
+"""What :func:`afno.training.fit` and friends accept as data: ``(inputs, targets)``, a
+Dataset of pairs, or (for a self-supervised objective only) a bare batch of inputs."""
 
 
 class TensorPairs(Dataset[tuple[Tensor, Tensor]]):
@@ -58,22 +60,32 @@ class TensorPairs(Dataset[tuple[Tensor, Tensor]]):
         return self.inputs[index], self.targets[index]
 
 
-def as_dataset(data: TrainingData) -> Dataset[Any]:
+def as_dataset(data: TrainingData, *, targets_required: bool = True) -> Dataset[Any]:
     """Wrap a ``(inputs, targets)`` pair as :class:`TensorPairs`; pass a Dataset through.
 
-    NumPy arrays become tensors without copying where possible.
+    NumPy arrays become tensors without copying where possible. When
+    ``targets_required`` is False (a self-supervised objective), a bare batch of
+    inputs ``(N, ...)`` is accepted too and gets empty targets ``(N, 0)``.
 
     Raises:
-        ValueError: for anything that is neither a pair nor a Dataset.
+        ValueError: for anything that is neither a pair nor a Dataset (nor, when
+            allowed, a bare batch of inputs).
     """
     if isinstance(data, Dataset):
         return data
     if isinstance(data, tuple | list) and len(data) == 2:
         inputs, targets = (torch.as_tensor(part) for part in data)
         return TensorPairs(inputs, targets)
+    if not targets_required and isinstance(data, Tensor | np.ndarray):
+        inputs = torch.as_tensor(data)
+        if inputs.dim() == 0:
+            raise ValueError("the inputs need a leading sample axis, got a 0-dimensional value")
+        return TensorPairs(inputs, torch.empty(inputs.shape[0], 0))
+    bare = " (a bare batch of inputs works only with a self-supervised objective)"
     raise ValueError(
         "data must be a pair (inputs, targets) of tensors/arrays or a "
         f"torch.utils.data.Dataset of (input, target) pairs, got {type(data).__name__}"
+        + (bare if isinstance(data, Tensor | np.ndarray) else "")
     )
 
 

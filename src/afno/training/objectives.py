@@ -12,18 +12,50 @@ Three objectives, chosen by name:
   Metrics: ``loss`` (mean squared error), ``mae``.
 
 Every metric is a mean over all predicted values (samples × outputs).
+
+Beyond the named losses, :func:`afno.training.fit` and :func:`~afno.training.evaluate`
+accept any :class:`Objective`: an object that computes a batch's loss from the
+model and the batch itself, which is what a self-supervised objective needs
+(it corrupts its own inputs, e.g.
+:class:`afno.training.inpainting.MaskedInpainting`).
 """
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args, runtime_checkable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 LossName = Literal["cross_entropy", "bce", "mse"]
 LOSS_NAMES: tuple[str, ...] = get_args(LossName)
+
+
+@runtime_checkable
+class Objective(Protocol):
+    """A training objective that computes a batch's loss itself.
+
+    Attributes:
+        name: a short name for messages.
+        needs_targets: False when the objective learns from the inputs alone
+            (then :func:`~afno.training.fit` accepts a bare batch of inputs as data).
+    """
+
+    name: str
+    needs_targets: bool
+
+    def batch_loss(
+        self, model: nn.Module, inputs: Tensor, targets: Tensor, generator: torch.Generator
+    ) -> Tensor:
+        """The mean loss of one batch, carrying gradients; random choices come from ``generator``."""
+        ...
+
+    def batch_metrics(
+        self, model: nn.Module, inputs: Tensor, targets: Tensor, generator: torch.Generator
+    ) -> dict[str, float]:
+        """Means of the objective's metrics over one batch (``{"loss": ...}`` at least)."""
+        ...
 
 
 def check_loss_name(loss: str) -> LossName:
