@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import sys
@@ -33,8 +34,10 @@ def test_quick_run_writes_a_table(
     }
     for row in rows:
         assert 0.0 <= row.auc <= 1.0
-        assert row.images_per_s > 0
+        assert (row.pilot, row.evaluated) == (
+            (300, 1000) if row.dataset == "fashion-mnist" else (100, 100)
+        )
     saved = json.loads((tmp_path / "proxy_scoring_quick.json").read_text())
-    assert len(saved["rows"]) == 4
+    assert saved["rows"] == [dataclasses.asdict(row) for row in rows]
     assert (tmp_path / "proxy_scoring_quick.csv").read_text().startswith("dataset,")
     assert "images/s" in capsys.readouterr().out

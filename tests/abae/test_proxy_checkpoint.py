@@ -17,6 +17,7 @@ from abae.proxy import (
     save_proxy,
     train_proxy,
 )
+from numerics import assert_same_path
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_round_trip_gives_identical_scores(
     assert loaded.calibration == proxy.calibration
     assert loaded.metadata == proxy.metadata
     assert not loaded.network.training
-    np.testing.assert_array_equal(loaded.score_batch(images), proxy.score_batch(images))
+    assert_same_path(loaded.score_batch(images), proxy.score_batch(images))
 
 
 def test_regressor_round_trip(tmp_path: Path) -> None:
@@ -64,7 +65,7 @@ def test_regressor_round_trip(tmp_path: Path) -> None:
     )
     loaded = load_proxy(save_proxy(tmp_path / "reg.pt", proxy))
     assert loaded.target_scale == proxy.target_scale
-    np.testing.assert_array_equal(loaded.score_batch(images), proxy.score_batch(images))
+    assert_same_path(loaded.score_batch(images), proxy.score_batch(images))
 
 
 def test_proxy_for_other_images_is_refused(
@@ -112,3 +113,64 @@ def test_loading_runs_no_pickled_code(trained: tuple[Proxy, np.ndarray], tmp_pat
     torch.save({"format": "afno.checkpoint", "payload": ImageSpec(1, 1, 1)}, path)
     with pytest.raises(ValueError, match=r"evil\.pt"):
         load_proxy(path)
+
+
+def test_every_candidate_kind_round_trips(tmp_path: Path) -> None:
+    from abae.proxy import select_proxy
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 60, (40, 8, 8), dtype=np.uint8)
+    labels = np.arange(40) % 2 == 0
+    images[labels, :4] = 250
+    proxy = select_proxy(images, labels, candidates=("pixels_logistic",), name="cheap").proxy
+    loaded = load_proxy(save_proxy(tmp_path / "cheap.pt", proxy), expected_spec=ImageSpec(8, 8, 1))
+    assert type(loaded.network).__name__ == "PixelLinearNetwork"
+    assert loaded.metadata["candidate"] == "pixels_logistic"
+    assert_same_path(loaded.score_batch(images), proxy.score_batch(images))
+
+
+def _rewritten(path: Path, target: Path, change: object) -> Path:
+    payload = torch.load(path, weights_only=True)
+    change(payload)  # type: ignore[operator]
+    torch.save(payload, target)
+    return target
+
+
+def test_hostile_image_specs_and_configs_are_refused(
+    trained: tuple[Proxy, np.ndarray], tmp_path: Path
+) -> None:
+    path = save_proxy(tmp_path / "toy.pt", trained[0])
+
+    def huge_spec(payload: dict) -> None:  # type: ignore[type-arg]
+        payload["metadata"]["abae_proxy"]["image_spec"]["height"] = 10**9
+
+    def other_spec(payload: dict) -> None:  # type: ignore[type-arg]
+        payload["metadata"]["abae_proxy"]["image_spec"]["height"] = 24
+
+    def huge_model(payload: dict) -> None:  # type: ignore[type-arg]
+        payload["config"]["embed_dim"] = 65536
+        payload["config"]["depth"] = 64
+
+    with pytest.raises(
+        ProxyCheckpointError, match=r"huge\.pt holds damaged proxy metadata.*exceeds"
+    ):
+        load_proxy(_rewritten(path, tmp_path / "huge.pt", huge_spec))
+    with pytest.raises(ProxyCheckpointError, match=r"other\.pt is inconsistent: its network reads"):
+        load_proxy(_rewritten(path, tmp_path / "other.pt", other_spec))
+    with pytest.raises(ValueError, match=r"model\.pt is refused: its config .* larger model"):
+        load_proxy(_rewritten(path, tmp_path / "model.pt", huge_model))
+
+
+def test_a_hostile_pixel_linear_config_is_refused(tmp_path: Path) -> None:
+    from abae.proxy import select_proxy
+
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (30, 8, 8), dtype=np.uint8)
+    proxy = select_proxy(images, np.arange(30) % 3 == 0, candidates=("pixels_logistic",)).proxy
+    path = save_proxy(tmp_path / "cheap.pt", proxy)
+
+    def huge_grid(payload: dict) -> None:  # type: ignore[type-arg]
+        payload["config"]["grid"] = [10**6, 10**6]
+
+    with pytest.raises(ProxyCheckpointError, match=r"grid\.pt holds a damaged network config"):
+        load_proxy(_rewritten(path, tmp_path / "grid.pt", huge_grid))

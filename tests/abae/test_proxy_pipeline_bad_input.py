@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import afno
 from abae.demo.truth_oracles import truth_registry
 from abae.errors import AbaeError
 from abae.proxy import ImageInputError, ProxyCheckpointError, save_proxy, train_proxy
+from abae.proxy.backbone import Pretraining
 from abae.proxy.pilot_labels import pilot_query_id
 from abae.proxy.store_pipeline import (
     ProxyTrainingSettings,
@@ -23,7 +25,11 @@ from abae.query.plan import OracleCall
 from abae.store import LabelLedger, RecordCollection, Store, import_arrays, import_image_folder
 from afno.training import CheckpointError
 
-SETTINGS = ProxyTrainingSettings(pilot_size=40, epochs=1, batch_size=16)
+SETTINGS = ProxyTrainingSettings(
+    pilot_size=40, epochs=1, batch_size=16, folds=3, pretraining=Pretraining(epochs=1)
+)
+CHEAP = dataclasses.replace(SETTINGS, candidates=("pixels_logistic",))
+"""Without a backbone to pretrain, images are first decoded after the pilot is labelled."""
 
 
 def _folder_of_images(folder: Path, n: int = 40) -> tuple[np.ndarray, np.ndarray]:
@@ -53,16 +59,31 @@ def _folder_store(tmp_path: Path) -> tuple[Store, object]:
     return store, registry
 
 
-def _train_frames(store: Store, registry: object) -> object:
+def _train_frames(
+    store: Store, registry: object, settings: ProxyTrainingSettings = SETTINGS
+) -> object:
     return train_collection_proxy(
         store,
         "frames",
         "p",
         registry,  # type: ignore[arg-type]
         predicate=OracleCall("has_square", ("filename",)),
-        settings=SETTINGS,
+        settings=settings,
         progress=False,
     )
+
+
+def test_truncated_file_is_found_by_pretraining_before_any_label_is_bought(
+    tmp_path: Path,
+) -> None:
+    store, registry = _folder_store(tmp_path)
+    broken = tmp_path / "images" / "007.png"
+    content = broken.read_bytes()
+    broken.write_bytes(content[: len(content) - 40])
+    with pytest.raises(ImageInputError, match=r"record 7 \(.*007\.png\).*truncated"):
+        _train_frames(store, registry)
+    # The backbone's pretraining decodes the collection's images first: nothing was spent.
+    assert LabelLedger(store, "frames").spent(pilot_query_id("p")) == 0
 
 
 def test_truncated_file_names_the_record_and_file_and_keeps_the_pilot_labels(
@@ -73,13 +94,13 @@ def test_truncated_file_names_the_record_and_file_and_keeps_the_pilot_labels(
     content = broken.read_bytes()
     broken.write_bytes(content[: len(content) - 40])
     with pytest.raises(ImageInputError, match=r"record 7 \(.*007\.png\).*truncated"):
-        _train_frames(store, registry)
+        _train_frames(store, registry, CHEAP)
     # The pilot labels bought before the failure are in the ledger, and a rerun reuses them.
     ledger = LabelLedger(store, "frames")
     assert ledger.spent(pilot_query_id("p")) == 40
     assert len(ledger.lookup("has_square", range(40))) == 40
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(broken)
-    trained = _train_frames(store, registry)
+    trained = _train_frames(store, registry, CHEAP)
     assert trained.pilot.calls == 0
     assert trained.pilot.reused == 40
 
@@ -87,7 +108,7 @@ def test_truncated_file_names_the_record_and_file_and_keeps_the_pilot_labels(
 def test_unreadable_file_wrong_size_and_wrong_mode_name_the_record(tmp_path: Path) -> None:
     store, registry = _folder_store(tmp_path)
     images = tmp_path / "images"
-    trained = _train_frames(store, registry)
+    trained = _train_frames(store, registry, CHEAP)
     (images / "003.png").write_bytes(b"not an image at all")
     with pytest.raises(ImageInputError, match=r"record 3 .*003\.png.*not an image"):
         score_collection(store, "frames", trained.proxy, progress=False)

@@ -14,6 +14,7 @@ from abae.proxy import (
     score_batch,
     train_proxy,
 )
+from numerics import assert_close_across_paths, assert_same_path
 
 TINY = {"embed_dim": 16, "depth": 1}
 
@@ -58,18 +59,19 @@ def test_same_seed_same_scores_bitwise() -> None:
     first = train_toy(seed=5).score(images, progress=False)
     second = train_toy(seed=5).score(images, progress=False)
     third = train_toy(seed=6).score(images, progress=False)
-    np.testing.assert_array_equal(first, second)
+    assert_same_path(first, second)
     assert not np.array_equal(first, third)
 
 
 def test_scores_do_not_depend_on_batch_size(proxy: Proxy) -> None:
     images, _, _ = toy_images(50, seed=4)
     whole = proxy.score_batch(images)
-    np.testing.assert_allclose(
-        proxy.score(images, batch_size=7, progress=False), whole, rtol=1e-4, atol=1e-6
-    )
-    # Channels-last (N, H, W, 1) is the same input as (N, H, W).
-    np.testing.assert_array_equal(proxy.score_batch(images[..., None]), whole)
+    # Batches of 7 take other kernels than one batch of 50: equal within the cross-path rule.
+    assert_close_across_paths(proxy.score(images, batch_size=7, progress=False), whole)
+    assert_close_across_paths(proxy.score(images, batch_size=1, progress=False), whole)
+    # The same batch again, and (N, H, W, 1) instead of (N, H, W), is the same path: bitwise.
+    assert_same_path(proxy.score_batch(images), whole)
+    assert_same_path(proxy.score_batch(images[..., None]), whole)
 
 
 def test_calibration_keeps_the_ranking(proxy: Proxy) -> None:
@@ -112,7 +114,7 @@ def test_regressor_predicts_the_statistic() -> None:
     test_images, _, test_brightness = toy_images(200, seed=2)
     predicted = proxy.score(test_images, progress=False)
     assert np.corrcoef(predicted, test_brightness)[0, 1] > 0.8
-    assert "held_out_correlation" in proxy.metadata
+    assert proxy.metadata["held_out_correlation"] > 0.8
 
 
 def test_attention_mixer_trains_through_the_same_pipeline() -> None:

@@ -11,26 +11,34 @@ import sqlglot
 from sqlglot import exp
 
 from abae.cli.executor_option import add_executor_option, chosen_executor
+from abae.cli.pilot_option import add_pilot_option
 from abae.cli.store_option import add_db_option, open_store
 from abae.errors import AbaeError
 from abae.query.plan import OracleCall
 
 TRAIN_DESCRIPTION = """\
-Train an AFNO proxy for a collection:
+Train a proxy for a collection:
 
-  1. label a pilot of uniformly drawn records with the --oracle predicate (through
-     the oracle runtime and the label ledger; charged to query id pilot:NAME);
-  2. train an AFNO classifier on their images (max-pooled tokens), hold out a
-     share to calibrate it (Platt scaling) and to report its AUC;
-  3. save the checkpoint beside the database (DB.proxies/COLLECTION/NAME.pt);
-  4. score every record into the proxy column NAME, usable in USING NAME.
+  1. pretrain the AFNO backbone on the collection's own images (masked
+     inpainting, no oracle call), or reuse the one cached beside the database
+     (DB.proxies/COLLECTION/backbone-KEY.pt; a changed collection gets a new one);
+  2. label a pilot of uniformly drawn records with the --oracle predicate (through
+     the oracle runtime and the label ledger; charged to query id pilot:NAME).
+     --pilot auto grows it in rounds (100, 200, 400, ...) until the
+     cross-validated AUC stops improving, up to --max-pilot labels;
+  3. choose the proxy by cross-validated AUC among: the AFNO network fine-tuned
+     from the backbone, a linear probe on its features, logistic regression on
+     downsampled pixels; calibrate it (Platt scaling on out-of-fold scores);
+  4. save the checkpoint (DB.proxies/COLLECTION/NAME.pt), score every record into
+     the proxy column NAME (usable in USING NAME), record each pilot record's
+     cross-fitted score and the proxy's catalog entry (candidate, AUC, cost).
 
-The pilot records are then left out of every query ranked by NAME: the proxy
-has seen them, so they are not reused as stratified samples (docs/proxies.md).
+Queries use the pilot's paid labels as a census stratum and stratify the rest
+by the proxy (docs/proxies.md). A proxy whose AUC is below 0.6 is flagged.
 
 Example:
-  abae proxy train fashion --name afno_proxy --oracle 'is_footwear(image)' \\
-      --oracles oracles.py --pilot 1000 --epochs 6
+  abae proxy train fashion --name afno_proxy --oracle 'is_trouser(image)' \\
+      --oracles oracles.py --pilot auto
 """
 
 SCORE_DESCRIPTION = """\
@@ -77,9 +85,36 @@ def register(subparsers: Any) -> None:
         "--regress", action="store_true", help="train the --statistic regressor as well"
     )
     train.add_argument("--oracles", required=True, metavar="FILE.py", help="oracle file")
-    train.add_argument("--pilot", type=int, default=1000, help="pilot labels (default 1000)")
-    train.add_argument("--epochs", type=int, default=6, help="training epochs (default 6)")
-    train.add_argument("--lr", type=float, default=5e-3, help="peak learning rate")
+    add_pilot_option(train, "to buy")
+    train.add_argument(
+        "--max-pilot", type=int, default=1000, help="most pilot labels with --pilot auto (1000)"
+    )
+    train.add_argument(
+        "--pilot-budget",
+        type=int,
+        default=None,
+        help="most oracle calls query id pilot:NAME may claim in all (default: the pilot size); "
+        "raise it to finish a pilot a killed run left short",
+    )
+    train.add_argument(
+        "--accept-smaller-pilot",
+        action="store_true",
+        help="train on the labels there are when the pilot got fewer than asked (else an error)",
+    )
+    train.add_argument(
+        "--candidates",
+        default=",".join(CANDIDATES),
+        help=f"comma-separated candidates to choose from (default {','.join(CANDIDATES)}; "
+        "also afno_scratch)",
+    )
+    train.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    train.add_argument(
+        "--epochs", type=int, default=15, help="most fine-tuning epochs (default 15)"
+    )
+    train.add_argument("--lr", type=float, default=5e-3, help="fine-tuning learning rate")
+    train.add_argument(
+        "--pretrain-epochs", type=int, default=2, help="backbone pretraining epochs (default 2)"
+    )
     train.add_argument("--patch-size", type=int, default=None, help="patch side in pixels")
     train.add_argument(
         "--pool",
@@ -109,6 +144,9 @@ def register(subparsers: Any) -> None:
     score.set_defaults(func=run_score)
 
 
+CANDIDATES = ("afno_finetuned", "afno_linear_probe", "pixels_logistic")
+
+
 def parse_oracle_call(text: str) -> OracleCall:
     """``"is_footwear(image)"`` → ``OracleCall("is_footwear", ("image",))``.
 
@@ -130,19 +168,30 @@ def parse_oracle_call(text: str) -> OracleCall:
 
 def run_train(args: argparse.Namespace) -> int:
     from abae.oracles import load_oracle_file
+    from abae.proxy.backbone import Pretraining
     from abae.proxy.store_pipeline import ProxyTrainingSettings, train_collection_proxy
 
     if args.oracle is None and args.statistic is None:
         raise AbaeError("give --oracle (a predicate to learn) or --statistic with --regress")
     settings = ProxyTrainingSettings(
         pilot_size=args.pilot,
+        max_pilot=args.max_pilot,
+        pilot_budget=args.pilot_budget,
+        accept_smaller_pilot=args.accept_smaller_pilot,
+        candidates=tuple(c.strip() for c in args.candidates.split(",") if c.strip()),
+        folds=args.folds,
         epochs=args.epochs,
         lr=args.lr,
         patch_size=args.patch_size,
         model_kwargs={"global_pool": args.pool},
+        pretraining=Pretraining(epochs=args.pretrain_epochs, seed=args.seed),
         regress_statistic=args.regress,
         seed=args.seed,
     )
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
     trained = train_collection_proxy(
         open_store(args),
         args.collection,
@@ -153,19 +202,31 @@ def run_train(args: argparse.Namespace) -> int:
         settings=settings,
         executor=chosen_executor(args),
         progress=not args.no_progress,
+        log=log,
     )
+    if trained.selection is not None:
+        others = ", ".join(
+            f"{name} {result.auc:.3f}" for name, result in trained.selection.results.items()
+        )
+        print(
+            f"proxy {trained.proxy.name}: {trained.candidate}, cross-validated AUC "
+            f"{trained.cv_auc:.3f} on {trained.pilot_ids.size} pilot labels ({others}); "
+            f"checkpoint {trained.checkpoint}"
+        )
     for proxy, path in (
-        (trained.proxy, trained.checkpoint),
+        (None if trained.selection is not None else trained.proxy, trained.checkpoint),
         (trained.regressor, trained.regressor_checkpoint),
     ):
         if proxy is None:
             continue
-        quality = proxy.metadata.get("held_out_auc", proxy.metadata.get("held_out_correlation"))
-        measure = "held-out AUC" if proxy.task == "classify" else "held-out correlation"
-        print(f"proxy {proxy.name}: {proxy.task}, {measure} {quality:.3f}; checkpoint {path}")
+        quality = proxy.metadata.get("held_out_correlation", float("nan"))
+        print(f"proxy {proxy.name}: regress, held-out correlation {quality:.3f}; checkpoint {path}")
+    for warning in trained.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(
-        f"pilot: {trained.pilot.ids.size} records, {trained.pilot.calls} oracle labels bought "
-        f"({trained.pilot.reused} labels reused); scores written to column {args.name!r}",
+        f"pilot: {trained.pilot_ids.size} records, {trained.calls} oracle labels bought "
+        f"({trained.pilot.reused} labels reused) in {len(trained.rounds)} round(s); scores "
+        f"written to column {args.name!r}",
         file=sys.stderr,
     )
     return 0

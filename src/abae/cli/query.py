@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from abae.cli.executor_option import add_executor_option, chosen_executor
+from abae.cli.pilot_option import add_pilot_option
 from abae.cli.result_output import add_result_output_options, print_result
 from abae.cli.store_option import add_db_option, open_store
 
@@ -80,9 +81,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="train a missing USING proxy first, on pilot labels from the query's budget",
     )
-    parser.add_argument(
-        "--pilot", type=int, default=1000, help="pilot labels for --train-proxy (default 1000)"
-    )
+    add_pilot_option(parser, "for --train-proxy (at most half the ORACLE LIMIT)")
     add_executor_option(parser)
     parser.set_defaults(func=run)
 

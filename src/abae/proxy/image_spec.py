@@ -7,7 +7,19 @@ proxy trained elsewhere checks the images it is given.
 
 Images travel as uint8 arrays: grey ``(N, H, W)`` (or ``(N, H, W, 1)``) and RGB
 ``(N, H, W, 3)``, channels last, as decoders and the built-in datasets produce
-them. The model sees float32 ``(N, C, H, W)`` with ``(x / 255 - mean) / std``.
+them. The model sees float32 ``(N, C, H, W)`` with ``(x / 255 - mean) / std``,
+always as a *contiguous* tensor: a convolution picks its kernel by the memory
+layout of its input, so a permuted or zero-stride view would take another route
+than a contiguous batch and give scores that differ in the last bits. Every path
+(in memory, from the store, on any executor) goes through :meth:`ImageSpec.to_pixels`,
+so the same batch always reaches the network in the same layout.
+
+Example:
+    >>> import numpy as np
+    >>> spec = ImageSpec(height=2, width=3, channels=1)
+    >>> batch = spec.to_tensor(np.zeros((4, 2, 3), dtype=np.uint8))
+    >>> tuple(batch.shape), batch.is_contiguous(), float(batch[0, 0, 0, 0])
+    ((4, 1, 2, 3), True, -2.0)
 """
 
 from __future__ import annotations
@@ -31,6 +43,8 @@ class ImageInputError(AbaeError, ValueError):
 
 
 _MODES = {1: "L", 3: "RGB"}
+MAX_IMAGE_SIDE = 16384
+"""Largest image side (pixels) a proxy may read; a spec from a checkpoint beyond it is refused."""
 
 
 @dataclass(frozen=True)
@@ -50,12 +64,24 @@ class ImageSpec:
     std: float = 0.25
 
     def __post_init__(self) -> None:
+        for side in (self.height, self.width):
+            if not isinstance(side, int) or isinstance(side, bool):
+                raise ValueError(f"image size must be whole pixels, got {self.height}×{self.width}")
         if self.height < 1 or self.width < 1:
             raise ValueError(f"image size must be positive, got {self.height}×{self.width}")
+        if max(self.height, self.width) > MAX_IMAGE_SIDE:
+            raise ValueError(
+                f"image size {self.height}×{self.width} exceeds {MAX_IMAGE_SIDE} pixels per side"
+            )
         if self.channels not in _MODES:
             raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {self.channels}")
-        if not self.std > 0:
-            raise ValueError(f"std must be positive, got {self.std}")
+        if not (np.isfinite(self.mean) and np.isfinite(self.std) and self.std > 0):
+            raise ValueError(f"mean must be finite and std positive, got {self.mean}, {self.std}")
+
+    @property
+    def pixels(self) -> int:
+        """Pixels per image, ``height · width``."""
+        return self.height * self.width
 
     @property
     def mode(self) -> str:
@@ -72,7 +98,17 @@ class ImageSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageSpec:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: unknown keys, or values out of range (e.g. from a damaged
+                or hostile checkpoint).
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"an image spec is a dict, got {type(data).__name__}")
+        unknown = sorted(set(data) - {"height", "width", "channels", "mean", "std"})
+        if unknown:
+            raise ValueError(f"image spec has unknown keys {unknown}")
         return cls(**data)
 
     @classmethod
@@ -136,18 +172,28 @@ class ImageSpec:
         return out
 
     def to_pixels(self, images: NDArray[Any]) -> torch.Tensor:
-        """A checked uint8 batch as a uint8 tensor ``(N, C, H, W)`` (shares memory when it can)."""
-        # torch wants a writable buffer; read-only inputs (np.frombuffer, memory maps) are copied.
-        batch = torch.from_numpy(np.require(self.check_batch(images), requirements=["C", "W"]))
-        return batch.permute(0, 3, 1, 2)
+        """A checked uint8 batch as a contiguous uint8 tensor ``(N, C, H, W)`` (a new copy).
+
+        The copy is what makes every path's input alike: whatever the layout of
+        ``images`` (a view, a zero-stride channel axis, a read-only buffer), the
+        result is the standard contiguous NCHW layout.
+        """
+        channels_first = np.ascontiguousarray(self.check_batch(images).transpose(0, 3, 1, 2))
+        if channels_first.base is not None or not channels_first.flags.writeable:
+            channels_first = channels_first.copy()  # never share memory with the caller's array
+        return torch.from_numpy(channels_first)
 
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 pixels ``(N, C, H, W)`` to float32 model input ``(x / 255 - mean) / std``."""
+        """uint8 pixels ``(N, C, H, W)`` to contiguous float32 model input ``(x / 255 - mean) / std``."""
         if pixels.dtype != torch.uint8:
             raise ImageInputError(f"expected uint8 pixels, got a tensor of dtype {pixels.dtype}")
         scale = 1.0 / (255.0 * self.std)
-        return pixels.to(torch.float32).mul_(scale).sub_(self.mean / self.std)
+        return (
+            pixels.to(torch.float32, memory_format=torch.contiguous_format)
+            .mul_(scale)
+            .sub_(self.mean / self.std)
+        )
 
     def to_tensor(self, images: NDArray[Any]) -> torch.Tensor:
-        """A checked uint8 batch as normalised float32 ``(N, C, H, W)`` model input."""
+        """A checked uint8 batch as normalised, contiguous float32 ``(N, C, H, W)`` model input."""
         return self.normalise(self.to_pixels(images))

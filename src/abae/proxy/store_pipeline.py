@@ -1,26 +1,39 @@
-"""Proxies for stored collections: pilot → train → calibrate → checkpoint → score column.
+"""Proxies for stored collections: pretrain → pilot → select → checkpoint → score column.
 
-The Python API behind ``abae proxy train`` and ``abae proxy score``:
+The Python API behind ``abae proxy train``, ``abae proxy score`` and
+``abae query --train-proxy``:
 
-- :func:`train_collection_proxy` buys pilot labels for uniformly drawn records
-  (through the oracle runtime and the ledger), trains an AFNO classifier on
-  their images (and optionally a regressor for the statistic), calibrates it,
-  saves the checkpoint beside the database (:func:`proxy_checkpoint_path`),
-  scores every record into a proxy column and records the pilot set, which
-  queries ranked by this proxy then leave out (the proxy has seen those records);
-- :func:`score_collection` scores every record with any proxy checkpoint, in
-  batches with a progress bar, on an executor (in process or Ray);
-- :class:`QueryProxyTrainer` is the engine's ``--train-proxy`` hook.
+- :func:`train_collection_proxy`:
+
+  1. takes the collection's pretrained backbone from the cache beside the
+     store, or pretrains it now by masked inpainting on the collection's own
+     images (no oracle call; :mod:`abae.proxy.backbone`);
+  2. buys pilot labels for uniformly drawn records through the oracle runtime
+     and the ledger, in one go (``pilot_size=N``) or in growing rounds until the
+     cross-validated AUC stops improving (``pilot_size="auto"``); labels of
+     earlier rounds (and runs) are reused for free, and a pilot that got fewer
+     labels than asked is an error unless accepted explicitly;
+  3. chooses the proxy by cross-validated AUC among the candidates
+     (:mod:`abae.proxy.selection`): the fine-tuned AFNO network, a linear probe
+     on its pretrained features, logistic regression on downsampled pixels;
+  4. saves the checkpoint, scores every record into the proxy column, records
+     the pilot with each record's cross-fitted score (``abae_proxy_pilots``) and
+     the proxy's entry in the catalog (``abae_proxy_catalog``: candidate, AUC,
+     pilot size, calls, cost, uses);
+
+- :func:`score_collection` scores every record with any proxy checkpoint;
+- :class:`QueryProxyTrainer` is the engine's ``--train-proxy`` hook: it trains
+  within the query's budget and reports what the pilot spent.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,54 +41,46 @@ from numpy.typing import NDArray
 from abae.engine.proxy_requests import ProxyTrainingRequest
 from abae.errors import AbaeError
 from abae.oracles.registry import OracleRegistry
+from abae.proxy.backbone import (
+    PretrainedBackbone,
+    collection_backbone,
+    collection_ids,
+    proxies_folder,
+)
 from abae.proxy.batch_scorer import ProxyBatchScorer
 from abae.proxy.checkpoint import ProxyCheckpointError, load_proxy, save_proxy
 from abae.proxy.image_spec import ImageSpec
-from abae.proxy.pilot_labels import PilotLabels, draw_pilot, label_pilot, pilot_query_id
-from abae.proxy.record_images import decode_record_images, spec_of_collection
+from abae.proxy.pilot_labels import PilotLabels, label_pilot, pilot_order, pilot_query_id
+from abae.proxy.pilot_rounds import PilotRound, grow_pilot, say
+from abae.proxy.pilot_scores import align_to_scores
+from abae.proxy.record_images import read_collection_images, spec_of_collection
+from abae.proxy.selection import ProxySelection
 from abae.proxy.trained_proxy import Proxy
 from abae.proxy.training import train_proxy
+from abae.proxy.training_settings import AUTO, PilotSize, ProxyTrainingSettings
 from abae.query.plan import OracleCall
 from abae.scaleout.executor import Executor, LocalExecutor
 from abae.store.connection import Store
+from abae.store.ledger import LabelLedger
 from abae.store.pilot_records import record_pilot
-from abae.store.records import RecordBatch, RecordCollection
+from abae.store.proxy_catalog import ProxyEntry, record_proxy
+from abae.store.records import RecordCollection
+
+__all__ = [
+    "AUTO",
+    "DEFAULT_SCORE_BATCH",
+    "PilotRound",
+    "PilotSize",
+    "ProxyTrainingSettings",
+    "QueryProxyTrainer",
+    "TrainedCollectionProxy",
+    "proxy_checkpoint_path",
+    "score_collection",
+    "train_collection_proxy",
+]
 
 DEFAULT_SCORE_BATCH = 256
 """Records per scoring batch (the unit an executor runs)."""
-
-
-@dataclass(frozen=True)
-class ProxyTrainingSettings:
-    """How to train a collection's proxy.
-
-    Args:
-        pilot_size: records to label uniformly at random (fewer if the collection
-            is smaller; inside a query, at most half its ``ORACLE LIMIT``).
-        epochs, lr, batch_size: training (AdamW, cosine schedule).
-        patch_size: patch side; ``None``: :func:`abae.proxy.default_patch_size`.
-        model_kwargs: :func:`afno.create_model` arguments over
-            :data:`abae.proxy.training.PROXY_SIZE` (which max-pools the tokens).
-        calibration_share: share of the pilot held out to calibrate and evaluate.
-        regress_statistic: also train a regressor for the statistic oracle.
-        seed: seeds the pilot draw, the split, the weights and the shuffling.
-    """
-
-    pilot_size: int = 1000
-    epochs: int = 6
-    lr: float = 5e-3
-    batch_size: int = 64
-    patch_size: int | None = None
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    calibration_share: float = 0.2
-    regress_statistic: bool = False
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.pilot_size < 4:
-            raise ValueError(f"pilot_size must be at least 4 records, got {self.pilot_size}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
 
 
 @dataclass(frozen=True)
@@ -83,9 +88,21 @@ class TrainedCollectionProxy:
     """What :func:`train_collection_proxy` made.
 
     Attributes:
-        proxy: the classifier (or, with no predicate oracle, the regressor).
+        proxy: the chosen classifier (or, with no predicate oracle, the regressor).
         checkpoint: where it is saved.
-        pilot: the pilot labels it was trained on.
+        pilot: the pilot labels it was trained on (the last round's).
+        selection: the selection (candidates' AUCs, out-of-fold scores); None
+            for a regressor-only proxy.
+        pilot_ids: int64 ``(m,)`` the pilot records, sorted.
+        pilot_scores: float64 ``(m,)`` their cross-fitted scores on the scale of
+            the proxy's score column (NaN for a regressor-only proxy).
+        rounds: the pilot rounds (one unless ``pilot_size="auto"``).
+        calls: oracle calls the pilot bought, all rounds (and the statistic's labels) together.
+        spent: records the pilot claimed against its query id's budget in this
+            call (calls and failed calls; labels reused from the ledger are free).
+        cost: money the pilot's calls cost.
+        backbone: the pretrained backbone used (None when no candidate needs one).
+        warnings: what the user should know (weak proxy, smaller pilot, ...).
         regressor: the statistic regressor, when asked for (column ``<name>_statistic``).
         regressor_checkpoint: where that is saved.
     """
@@ -93,8 +110,32 @@ class TrainedCollectionProxy:
     proxy: Proxy
     checkpoint: Path
     pilot: PilotLabels
+    selection: ProxySelection | None = None
+    pilot_ids: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    pilot_scores: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    rounds: list[PilotRound] = field(default_factory=list)
+    calls: int = 0
+    spent: int = 0
+    cost: float = 0.0
+    backbone: PretrainedBackbone | None = None
+    warnings: list[str] = field(default_factory=list)
     regressor: Proxy | None = None
     regressor_checkpoint: Path | None = None
+
+    @property
+    def candidate(self) -> str:
+        """The chosen candidate (``"regressor"`` for a regressor-only proxy)."""
+        return self.selection.chosen if self.selection is not None else "regressor"
+
+    @property
+    def cv_auc(self) -> float | None:
+        """The chosen candidate's cross-validated AUC (None for a regressor-only proxy)."""
+        return self.selection.cv_auc if self.selection is not None else None
+
+    @property
+    def weak(self) -> bool:
+        """True when the engine should allocate as if there were no proxy."""
+        return self.selection is not None and self.selection.weak
 
 
 def proxy_checkpoint_path(store: Store, collection: str, name: str) -> Path:
@@ -102,31 +143,7 @@ def proxy_checkpoint_path(store: Store, collection: str, name: str) -> Path:
 
     The folder is created if needed.
     """
-    folder = store.path.parent / f"{store.path.name}.proxies" / collection
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{name}.pt"
-
-
-def _record_batches(
-    collection: RecordCollection, ids: NDArray[np.int64] | None, batch_size: int
-) -> Iterator[RecordBatch]:
-    if ids is None:
-        yield from collection.iter_batches(batch_size=batch_size)
-        return
-    for start in range(0, ids.size, batch_size):
-        yield collection.fetch(ids[start : start + batch_size])
-
-
-def read_collection_images(
-    collection: RecordCollection, ids: NDArray[np.int64], spec: ImageSpec
-) -> NDArray[np.uint8]:
-    """Decoded uint8 images ``(n, H, W, C)`` of the records ``ids``, in that order."""
-    out = np.empty((ids.size, spec.height, spec.width, spec.channels), dtype=np.uint8)
-    position = 0
-    for batch in _record_batches(collection, ids, DEFAULT_SCORE_BATCH):
-        out[position : position + batch.ids.size] = decode_record_images(batch, spec)
-        position += batch.ids.size
-    return out
+    return proxies_folder(store, collection) / f"{name}.pt"
 
 
 def score_collection(
@@ -206,10 +223,13 @@ def train_collection_proxy(
     settings: ProxyTrainingSettings | None = None,
     query_id: str | None = None,
     budget: int | None = None,
+    max_pilot: int | None = None,
     executor: Executor | None = None,
     progress: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> TrainedCollectionProxy:
-    """Label a pilot, train and calibrate a proxy, save it, score every record.
+    """Pretrain (or reuse) the backbone, label a pilot, choose and calibrate a proxy,
+    save it, score every record, record the pilot's cross-fitted scores and the catalog entry.
 
     Args:
         name: the proxy (and score column) name, e.g. ``"afno_proxy"``.
@@ -217,13 +237,22 @@ def train_collection_proxy(
             ``None`` trains only a regressor for ``statistic``.
         statistic: the statistic oracle call (labelled on the pilot only when a
             regressor is trained).
+        settings: see :class:`ProxyTrainingSettings`.
         query_id: the ledger id the pilot is charged to (default ``pilot:<name>``).
-        budget: most records that id may claim (default: the pilot size).
+        budget: most records that id may claim in all (default
+            ``settings.pilot_budget``, else the largest pilot asked for).
+        max_pilot: most pilot labels (e.g. a share of a query's ``ORACLE LIMIT``);
+            default: the pilot size asked for.
         executor: where scoring and oracle calls run (default in process).
+        progress: show progress bars.
+        log: called with one line per step worth telling the user (rounds, choice).
 
     Raises:
-        AbaeError: no oracle to learn, an empty collection, or a pilot without
-            both classes; abae.proxy.ImageInputError for unreadable images.
+        AbaeError: no oracle to learn, an empty collection, too small a pilot
+            (:class:`~abae.proxy.cross_validation.PilotTooSmallError`), or a pilot
+            with fewer labels than asked
+            (:class:`~abae.proxy.pilot_labels.PilotShortfallError`);
+            abae.proxy.ImageInputError for unreadable images.
     """
     settings = settings or ProxyTrainingSettings()
     run_on = executor or LocalExecutor()
@@ -231,66 +260,232 @@ def train_collection_proxy(
         raise AbaeError(f"proxy {name!r} needs a predicate or a statistic oracle to learn")
     records = RecordCollection(store, collection)
     spec = spec_of_collection(records)
-    rng = np.random.default_rng(settings.seed)
-    ids = draw_pilot(records, settings.pilot_size, rng)
-    regress = statistic is not None and (settings.regress_statistic or predicate is None)
-    pilot = label_pilot(
-        store,
-        collection,
-        run_on.oracles(oracles),
-        ids,
-        predicate=predicate,
-        statistic=statistic if regress else None,
-        query_id=query_id or pilot_query_id(name),
-        budget=budget if budget is not None else int(ids.size),
-        seed=settings.seed,
-    )
-    images = read_collection_images(records, pilot.ids, spec)
-    common: dict[str, Any] = {
-        "patch_size": settings.patch_size,
-        "model_kwargs": settings.model_kwargs,
-        "epochs": settings.epochs,
-        "batch_size": settings.batch_size,
-        "lr": settings.lr,
-        "calibration_share": settings.calibration_share,
-        "seed": settings.seed,
-        "progress": progress,
-    }
-    regressor: Proxy | None = None
-    regressor_path: Path | None = None
-    if regress:
-        regressor_name = name if predicate is None else f"{name}_statistic"
-        regressor = train_proxy(
-            images, pilot.statistic, task="regress", name=regressor_name, **common
-        )
-        regressor.metadata["pilot_calls"] = pilot.calls
-        regressor_path = save_proxy(
-            proxy_checkpoint_path(store, collection, regressor_name), regressor
-        )
-        score_collection(store, collection, regressor, executor=run_on, progress=progress)
-        record_pilot(store, collection, regressor_name, pilot.ids)
+    charged_to = query_id or pilot_query_id(name)
+    largest = settings.max_pilot if settings.pilot_size == AUTO else int(settings.pilot_size)
+    cap = min(largest, max_pilot) if max_pilot is not None else largest
+    budget = budget if budget is not None else (settings.pilot_budget or cap)
+    ledger = LabelLedger(store, collection)
+    spent_before = ledger.spent(charged_to)
+    registry = run_on.oracles(oracles)
     if predicate is None:
-        assert regressor is not None
-        assert regressor_path is not None
-        return TrainedCollectionProxy(regressor, regressor_path, pilot)
-    proxy = train_proxy(images, pilot.predicate, task="classify", name=name, **common)
-    proxy.metadata["pilot_calls"] = pilot.calls
-    proxy.metadata["oracle"] = str(predicate)
+        assert statistic is not None
+        return _train_regressor_only(
+            store, collection, name, registry, statistic, settings, spec, charged_to, budget,
+            cap, run_on, progress, ledger, spent_before,
+        )  # fmt: skip
+    backbone = None
+    if settings.needs_backbone():
+        backbone = collection_backbone(
+            store,
+            collection,
+            spec,
+            network=settings.network,
+            pretraining=settings.pretraining,
+            progress=progress,
+        )
+        say(
+            log,
+            f"backbone: {'reused from' if backbone.reused else 'pretrained and saved to'} "
+            f"{backbone.path} ({backbone.images} images, {backbone.seconds:.1f} s of pretraining)",
+        )
+    grown = grow_pilot(
+        store, collection, name, registry, predicate, settings, cap=cap, query_id=charged_to,
+        budget=budget, backbone=backbone, spec=spec, log=log, progress=progress,
+    )  # fmt: skip
+    pilot, selection, rounds = grown.pilot, grown.selection, grown.rounds
+    calls, cost = grown.calls, grown.cost
+    warnings = [*grown.warnings, *selection.warnings]
+    proxy = selection.proxy
+    proxy.metadata.update(
+        {
+            "pilot_calls": calls,
+            "pilot_cost": cost,
+            "pilot_requested": settings.pilot_size,
+            "pilot_rounds": [dataclasses.asdict(r) for r in rounds],
+            "oracle": str(predicate),
+            "warnings": warnings,
+            "backbone": None
+            if backbone is None
+            else {"key": backbone.key, "file": backbone.path.name, "images": backbone.images},
+        }
+    )
     checkpoint = save_proxy(proxy_checkpoint_path(store, collection, name), proxy)
-    score_collection(store, collection, proxy, executor=run_on, progress=progress)
-    record_pilot(store, collection, name, pilot.ids)
-    return TrainedCollectionProxy(proxy, checkpoint, pilot, regressor, regressor_path)
+    scores = score_collection(store, collection, proxy, executor=run_on, progress=progress)
+    record_ids = collection_ids(store, collection)
+    others = np.isin(record_ids, pilot.ids, invert=True)
+    pilot_scores = align_to_scores(selection.out_of_fold_scores, scores[others])
+    record_pilot(store, collection, name, pilot.ids, pilot_scores)
+    spent = ledger.spent(charged_to) - spent_before
+    regressor, regressor_path = None, None
+    if statistic is not None and settings.regress_statistic:
+        regressor, regressor_path, statistic_pilot = _train_regressor(
+            store, collection, name, registry, statistic, settings, pilot, spec, charged_to,
+            budget, run_on, progress,
+        )  # fmt: skip
+        spent = ledger.spent(charged_to) - spent_before
+        calls, cost = calls + statistic_pilot.calls, cost + statistic_pilot.money
+    record_proxy(
+        store,
+        ProxyEntry(
+            collection=collection,
+            proxy=name,
+            candidate=selection.chosen,
+            cv_auc=selection.cv_auc,
+            pilot_size=int(pilot.ids.size),
+            pilot_calls=int(proxy.metadata["pilot_calls"]),
+            cost=float(proxy.metadata["pilot_cost"]),
+            warning="; ".join(warnings) or None,
+            checkpoint=str(checkpoint),
+        ),
+    )
+    return TrainedCollectionProxy(
+        proxy=proxy,
+        checkpoint=checkpoint,
+        pilot=pilot,
+        selection=selection,
+        pilot_ids=pilot.ids,
+        pilot_scores=pilot_scores,
+        rounds=rounds,
+        calls=calls,
+        spent=spent,
+        cost=cost,
+        backbone=backbone,
+        warnings=warnings,
+        regressor=regressor,
+        regressor_checkpoint=regressor_path,
+    )
+
+
+def _train_regressor(
+    store: Store,
+    collection: str,
+    name: str,
+    oracles: OracleRegistry,
+    statistic: OracleCall,
+    settings: ProxyTrainingSettings,
+    pilot: PilotLabels,
+    spec: ImageSpec,
+    query_id: str,
+    budget: int,
+    executor: Executor,
+    progress: bool,
+) -> tuple[Proxy, Path, PilotLabels]:
+    """A regressor for the statistic on the classifier's pilot records (column ``<name>_statistic``)."""
+    labelled = label_pilot(
+        store, collection, oracles, pilot.ids, predicate=None, statistic=statistic,
+        query_id=query_id, budget=budget, seed=settings.seed,
+    )  # fmt: skip
+    labelled.check_complete(accept_smaller=settings.accept_smaller_pilot)
+    regressor_name = f"{name}_statistic"
+    images = read_collection_images(RecordCollection(store, collection), labelled.ids, spec)
+    regressor = _fit_regressor(images, labelled, settings, regressor_name, progress)
+    path = save_proxy(proxy_checkpoint_path(store, collection, regressor_name), regressor)
+    score_collection(store, collection, regressor, executor=executor, progress=progress)
+    record_pilot(store, collection, regressor_name, labelled.ids)
+    record_proxy(
+        store,
+        ProxyEntry(
+            collection, regressor_name, "regressor", None, int(labelled.ids.size),
+            labelled.calls, labelled.money, checkpoint=str(path),
+        ),
+    )  # fmt: skip
+    return regressor, path, labelled
+
+
+def _fit_regressor(
+    images: NDArray[np.uint8],
+    labelled: PilotLabels,
+    settings: ProxyTrainingSettings,
+    name: str,
+    progress: bool,
+) -> Proxy:
+    regressor = train_proxy(
+        images,
+        labelled.statistic,
+        task="regress",
+        name=name,
+        mixer=settings.mixer,
+        patch_size=settings.patch_size,
+        model_kwargs=settings.model_kwargs,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        calibration_share=settings.calibration_share,
+        seed=settings.seed,
+        progress=progress,
+    )
+    regressor.metadata["pilot_calls"] = labelled.calls
+    return regressor
+
+
+def _train_regressor_only(
+    store: Store,
+    collection: str,
+    name: str,
+    oracles: OracleRegistry,
+    statistic: OracleCall,
+    settings: ProxyTrainingSettings,
+    spec: ImageSpec,
+    query_id: str,
+    budget: int,
+    cap: int,
+    executor: Executor,
+    progress: bool,
+    ledger: LabelLedger,
+    spent_before: int,
+) -> TrainedCollectionProxy:
+    """A proxy for a statistic alone (no predicate): one pilot, one regressor, no selection."""
+    order = pilot_order(store, collection, np.random.default_rng(settings.seed))
+    size = settings.round_sizes(min(cap, order.size))[-1]
+    labelled = label_pilot(
+        store, collection, oracles, np.sort(order[:size]), predicate=None, statistic=statistic,
+        query_id=query_id, budget=budget, seed=settings.seed,
+    )  # fmt: skip
+    labelled.check_complete(accept_smaller=settings.accept_smaller_pilot)
+    images = read_collection_images(RecordCollection(store, collection), labelled.ids, spec)
+    regressor = _fit_regressor(images, labelled, settings, name, progress)
+    path = save_proxy(proxy_checkpoint_path(store, collection, name), regressor)
+    score_collection(store, collection, regressor, executor=executor, progress=progress)
+    record_pilot(store, collection, name, labelled.ids)
+    record_proxy(
+        store,
+        ProxyEntry(
+            collection, name, "regressor", None, int(labelled.ids.size), labelled.calls,
+            labelled.money, checkpoint=str(path),
+        ),
+    )  # fmt: skip
+    return TrainedCollectionProxy(
+        proxy=regressor,
+        checkpoint=path,
+        pilot=labelled,
+        pilot_ids=labelled.ids,
+        pilot_scores=np.full(labelled.ids.size, np.nan),
+        rounds=[PilotRound(size, int(labelled.ids.size), 0, None, "regressor")],
+        calls=labelled.calls,
+        spent=ledger.spent(query_id) - spent_before,
+        cost=labelled.money,
+    )
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 class QueryProxyTrainer:
     """The engine's ``--train-proxy`` hook: trains the missing proxy on a pilot that is
     charged to the query and takes at most ``max_pilot_share`` of its ``ORACLE LIMIT``.
 
+    After each call, :attr:`trained` ends with what was made, and :attr:`pilot_spent`
+    holds what the pilot claimed against the query's budget: plan the stratified
+    sample on ``budget - pilot_spent`` (the ledger's ``spent(query_id)`` says the same).
+
     Args:
-        settings: training settings (their ``pilot_size`` is capped by the budget share).
+        settings: training settings (``pilot_size`` is capped by the budget share;
+            ``"auto"`` grows the pilot in rounds up to that cap).
         max_pilot_share: most of the query's budget the pilot may spend.
         executor: where scoring and oracle calls run.
         progress: show progress bars.
+        log: called with one line per training step (default: stderr).
     """
 
     def __init__(
@@ -300,41 +495,48 @@ class QueryProxyTrainer:
         max_pilot_share: float = 0.5,
         executor: Executor | None = None,
         progress: bool = True,
+        log: Callable[[str], None] | None = _stderr,
     ) -> None:
         if not 0.0 < max_pilot_share < 1.0:
             raise ValueError(f"max_pilot_share must be in (0, 1), got {max_pilot_share}")
-        self.settings = settings or ProxyTrainingSettings()
+        self.settings = settings or ProxyTrainingSettings(pilot_size=AUTO)
         self.max_pilot_share = max_pilot_share
         self.executor = executor
         self.progress = progress
+        self.log = log
         self.trained: list[TrainedCollectionProxy] = []
 
-    def __call__(self, request: ProxyTrainingRequest) -> None:
+    @property
+    def pilot_spent(self) -> int:
+        """Records the pilots trained so far claimed against their queries' budgets."""
+        return sum(t.spent for t in self.trained)
+
+    def __call__(self, request: ProxyTrainingRequest) -> TrainedCollectionProxy:
         if request.predicate is None:
             raise AbaeError(
                 f"--train-proxy: the query has no oracle predicate in WHERE for proxy "
                 f"{request.proxy!r} to learn; train it with `abae proxy train` instead"
             )
         cap = int(request.budget * self.max_pilot_share)
-        pilot_size = min(self.settings.pilot_size, cap)
-        if pilot_size < 4:
+        if cap < 4:
             raise AbaeError(
                 f"--train-proxy: ORACLE LIMIT {request.budget} leaves {cap} labels for a pilot; "
                 "raise the limit or train the proxy first with `abae proxy train`"
             )
-        settings = dataclasses.replace(self.settings, pilot_size=pilot_size)
-        self.trained.append(
-            train_collection_proxy(
-                request.store,
-                request.collection,
-                request.proxy,
-                request.oracles,
-                predicate=request.predicate,
-                statistic=request.statistic,
-                settings=settings,
-                query_id=request.query_id,
-                budget=request.budget,
-                executor=self.executor,
-                progress=self.progress,
-            )
+        trained = train_collection_proxy(
+            request.store,
+            request.collection,
+            request.proxy,
+            request.oracles,
+            predicate=request.predicate,
+            statistic=request.statistic,
+            settings=self.settings,
+            query_id=request.query_id,
+            budget=request.budget,
+            max_pilot=cap,
+            executor=self.executor,
+            progress=self.progress,
+            log=self.log,
         )
+        self.trained.append(trained)
+        return trained

@@ -21,22 +21,13 @@ from numpy.typing import ArrayLike, NDArray
 from torch import nn
 
 import afno
+from abae.proxy.backbone import PROXY_MODEL, PROXY_SIZE, default_patch_size
 from abae.proxy.calibration import PlattCalibration
 from abae.proxy.image_spec import ImageSpec
 from abae.proxy.ranking_quality import roc_auc
 from abae.proxy.scoring import score_batch, score_in_batches
 from abae.proxy.trained_proxy import PROXY_TASKS, Proxy, ProxyTask, TargetScale
 from afno.training import fit
-
-PROXY_MODEL = "afnonet_tiny"
-PROXY_SIZE: dict[str, Any] = {"embed_dim": 32, "depth": 2, "global_pool": "max"}
-"""Default network: ``afnonet_tiny`` narrowed to 32 channels and 2 blocks, with
-max-pooled tokens. A proxy must score millions of records quickly (≥ 3000 28×28
-images/s on 2 cores) and learn from a pilot of a few thousand labels, so it is
-smaller than the registry's tiny classifier. Max pooling because a predicate about
-a small object (a 15-pixel traffic light in a 256×256 frame) lives in one token and
-a mean over 256 tokens dilutes it (held-out AUC 0.61 with mean pooling, 0.97 with
-max, same pilot and epochs). Pass ``model_kwargs`` to change any of it."""
 
 
 class PixelInput(nn.Module):
@@ -54,17 +45,6 @@ class PixelInput(nn.Module):
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         outputs: torch.Tensor = self.network(self.spec.normalise(pixels))
         return outputs
-
-
-def default_patch_size(height: int, width: int) -> int:
-    """The largest patch side dividing both sides, at most 4 up to 64 px, 8 up to 128 px, else 16.
-
-    That gives 7×7 tokens at 28×28 and 16×16 tokens at 256×256.
-    """
-    longest = max(height, width)
-    cap = 4 if longest <= 64 else 8 if longest <= 128 else 16
-    common = int(np.gcd(height, width))
-    return max(p for p in range(1, cap + 1) if common % p == 0)
 
 
 def _check_targets(targets: ArrayLike, n_images: int, task: ProxyTask) -> NDArray[np.float64]:
