@@ -112,3 +112,26 @@ def test_the_pilot_enters_every_group_as_a_census(world: dict) -> None:
     assert labels == pytest.approx(120 + result.sampling_records_charged, abs=0)
     # the pilot's records were labelled for the census (charged to this query) but never sampled
     assert result.calls_spent_total <= 300
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT camera, AVG(size(id)) FROM frames WHERE hit(id) GROUP BY camera",
+        "SELECT kind(id), AVG(size(id)) FROM frames WHERE hit(id) GROUP BY kind(id)",
+    ],
+)
+def test_error_within_a_group_by_spends_less_than_the_cap_when_the_target_is_loose(
+    world: dict, query: str
+) -> None:
+    """A loose target is met by every group, well before the cap; a tight one spends it."""
+    tight = world["engine"].run(f"{query} ORACLE LIMIT 300 ERROR WITHIN 0.01 USING p", seed=1)
+    assert tight.target is not None
+    assert not tight.target.met
+    assert tight.calls_spent_total == 300
+    assert any("error target" in w for w in tight.warnings)
+    loose = world["engine"].run(f"{query} ORACLE LIMIT {N} ERROR WITHIN 3 USING p", seed=2)
+    assert loose.target is not None
+    assert loose.target.met
+    assert len(loose.target.reached) == len(loose.aggregates) >= 3
+    assert loose.calls_spent_total + loose.labels_reused < N

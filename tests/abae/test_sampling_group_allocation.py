@@ -7,9 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from abae.sampling import StratumStats
+from abae.sampling import StratumStats, capped_water_fill
 from abae.sampling.group_allocation import (
-    capped_water_fill,
     cell_variances,
     domain_variances,
     group_cost,

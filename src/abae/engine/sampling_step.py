@@ -137,6 +137,9 @@ def draw_sample(
         return DrawnSample({None: result}, None, True, result.oracle_calls, [])
     core_labeller = labeller if frame is None else _FrameLabeller(labeller, frame)
     scores = population.proxy if frame is None else population.proxy[frame]
+    if plan.error_target is not None:
+        # Every group's first aggregate meets the target; the others share its sample.
+        common["target"] = PrecisionTarget(plan.error_target.half_width, plan.error_target.relative)
     if plan.group_by:
         assert population.group_codes is not None
         codes = population.group_codes if frame is None else population.group_codes[frame]

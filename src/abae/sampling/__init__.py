@@ -8,15 +8,18 @@ enter :func:`estimate` and :func:`estimate_uniform` as :class:`KnownLabels`.
 The building blocks are public too, for callers that drive sampling
 themselves (e.g. a query engine with a label ledger): :func:`make_strata`,
 :func:`plan_known`, :func:`stage1_sizes`, :func:`stage2_weights`,
-:func:`top_up_weights`, :func:`allocate_stage2`, :func:`stratum_stats`,
-:func:`estimate_from_labels`, the intervals and :func:`oracle_allocation_constant`.
+:func:`top_up_weights`, :func:`allocate_stage2`, :func:`stage2_draws`,
+:func:`stratum_stats`, :func:`estimate_from_labels`, the intervals and
+:func:`oracle_allocation_constant`.
 The formulas are in ``docs/statistics.md``.
 """
 
 from abae.sampling.allocation import (
     allocate_stage2,
+    capped_water_fill,
     shrunk_variances,
     stage1_sizes,
+    stage2_draws,
     stage2_weights,
     top_up_weights,
 )
@@ -25,7 +28,6 @@ from abae.sampling.estimators import combine_strata
 from abae.sampling.fresh_draws import draw_fresh
 from abae.sampling.from_labels import confidence_interval, estimate_from_labels, labels_with_census
 from abae.sampling.group_allocation import (
-    capped_water_fill,
     group_cost,
     minimax_cell_allocation,
     minimax_shares,
@@ -115,6 +117,7 @@ __all__ = [
     "select_proxy",
     "shrunk_variances",
     "stage1_sizes",
+    "stage2_draws",
     "stage2_weights",
     "stratum_stats",
     "studentized_interval",

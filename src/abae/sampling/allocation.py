@@ -354,3 +354,123 @@ def top_up_weights(
             break
     deficits = np.maximum(level * w - a, 0.0)
     return np.asarray(deficits * (total / deficits.sum()), dtype=np.float64)
+
+
+def capped_water_fill(
+    weights: npt.ArrayLike, already: npt.ArrayLike, sizes: npt.ArrayLike, total: float
+) -> npt.NDArray[np.float64]:
+    """Continuous draws ``n_c`` minimising ``Σ_c w_c² / (a_c + n_c)``, capped at ``N_c``.
+
+    The optimum fills each cell up to ``a_c + n_c = clip(τ w_c, a_c, N_c)``
+    for the level ``τ`` that spends ``total`` (exact, one sort). Cells with
+    zero weight get draws only when every cell with weight is full, then in
+    proportion to their room. Labels already drawn count: a cell that already
+    holds its share gets nothing.
+
+    Args:
+        weights: ``w_c >= 0``, shape ``(C,)``.
+        already: labels already drawn ``a_c``, shape ``(C,)``.
+        sizes: cell sizes ``N_c >= a_c``, shape ``(C,)``.
+        total: draws to place, ``>= 0``.
+
+    Returns:
+        float64 ``(C,)``, each in ``[0, N_c - a_c]``, summing to
+        ``min(total, Σ (N_c - a_c))``; feed it to
+        :func:`~abae.sampling.allocation.allocate_stage2` for integers.
+
+    Example:
+        >>> capped_water_fill([1.0, 1.0, 2.0], [4, 0, 0], [10, 10, 3], 9).tolist()
+        [1.0, 5.0, 3.0]
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    a = np.asarray(already, dtype=np.float64)
+    room = np.asarray(sizes, dtype=np.float64) - a
+    out = np.zeros_like(w)
+    if total <= 0:
+        return out
+    if total >= room.sum():
+        return np.maximum(room, 0.0)
+    active = (w > 0) & (room > 0)
+    if room[active].sum() <= total:
+        out[active] = room[active]
+        others = ~active & (room > 0)
+        out[others] = (total - room[active].sum()) * room[others] / room[others].sum()
+        return out
+    out[active] = _fill_to_level(w[active], a[active], room[active], total)
+    return out
+
+
+def _fill_to_level(
+    w: npt.NDArray[np.float64],
+    a: npt.NDArray[np.float64],
+    room: npt.NDArray[np.float64],
+    total: float,
+) -> npt.NDArray[np.float64]:
+    """``clip(τ w − a, 0, room)`` for the level ``τ`` where it sums to ``total`` (exact).
+
+    The sum is piecewise linear in ``τ``: cell ``c`` starts filling at
+    ``a_c / w_c`` and is full at ``(a_c + room_c) / w_c``. Sorting those
+    breakpoints gives the sum at each of them, and ``τ`` by interpolation.
+    Requires ``w > 0``, ``room > 0`` and ``0 < total < Σ room``.
+    """
+    starts = a / w
+    ends = (a + room) / w
+    points = np.concatenate([starts, ends])
+    slope_change = np.concatenate([w, -w])
+    order = np.argsort(points, kind="stable")
+    points, slope_change = points[order], slope_change[order]
+    slopes = np.cumsum(slope_change)
+    filled = np.concatenate([[0.0], np.cumsum(slopes[:-1] * np.diff(points))])
+    j = int(np.searchsorted(filled, total, side="left"))
+    level = points[j - 1] + (total - filled[j - 1]) / slopes[j - 1] if j > 0 else points[0]
+    draws = np.clip(level * w - a, 0.0, room)
+    if draws.sum() <= 0.0:  # a total too small to move the level off the first breakpoint
+        draws = np.where(starts == starts.min(), w, 0.0)
+    return np.asarray(draws * (total / draws.sum()), dtype=np.float64)
+
+
+TOP_UP_RULES = ("variance", "robust")
+"""Rules whose weights are Neyman weights for the whole sample: stage-1 labels count towards them."""
+
+
+def stage2_draws(
+    weights: npt.ArrayLike,
+    sizes: npt.ArrayLike,
+    labelled: npt.ArrayLike,
+    total: int,
+    allocation: str,
+) -> npt.NDArray[np.int64]:
+    """Stage-2 draws per stratum: the one rule :func:`abae.estimate` and GROUP BY share.
+
+    With ``"variance"`` and ``"robust"`` the weights are Neyman weights for the
+    whole sample, so stage 2 tops each stratum up towards its share of it, the
+    labels already drawn counting, by water-filling with the caps
+    (:func:`capped_water_fill`: a stratum that fills up passes the rest on at
+    the same level, so none is topped up past another that has room); with
+    ``"abae"`` and ``"proportional"`` stage 2 alone is split by the weights.
+    Either way the integer draws come from :func:`allocate_stage2`, capped at
+    the records left unlabelled in each stratum.
+
+    Args:
+        weights: the rule's stage-2 weights (e.g. :func:`stage2_weights`),
+            non-negative, shape ``(K,)``.
+        sizes: stratum sizes ``N_k``, shape ``(K,)``.
+        labelled: records already drawn per stratum (stage 1), shape ``(K,)``,
+            each at most its size.
+        total: stage-2 draws to place, ``>= 0``.
+        allocation: ``"robust"``, ``"variance"``, ``"abae"`` or ``"proportional"``.
+
+    Returns:
+        int64 ``(K,)`` summing to ``min(total, Σ (N_k − labelled_k))``.
+
+    Example:
+        >>> stage2_draws([1.0, 1.0], [100, 100], [30, 0], 30, "robust").tolist()
+        [0, 30]
+        >>> stage2_draws([1.0, 1.0], [100, 100], [30, 0], 30, "abae").tolist()
+        [15, 15]
+    """
+    already = np.asarray(labelled, dtype=np.int64)
+    share = np.asarray(weights, dtype=np.float64)
+    if allocation in TOP_UP_RULES:
+        share = capped_water_fill(share, already, sizes, total)
+    return allocate_stage2(share, np.asarray(sizes, dtype=np.int64) - already, total)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
@@ -116,6 +117,48 @@ def planned_labels(
         confidence: the interval's coverage.
         census: the known labels as one fully labelled stratum (adds exactly, no variance).
     """
+    terms = _target_terms(stats, sizes, aggregate, target, confidence, census)
+    if terms is None:
+        return math.inf
+    half, denominator, factor = terms
+    return labels_for_half_width(sizes, variances * factor, shares, half, confidence, denominator)
+
+
+def allowed_variance(
+    stats: StratumStats,
+    sizes: npt.NDArray[np.int64],
+    aggregate: str,
+    target: PrecisionTarget,
+    confidence: float,
+    census: StratumStats | None = None,
+) -> float:
+    """The planning variance ``Q`` the target allows: it is met when
+    ``Σ_k N_k² S_k² (1/n_k − 1/N_k) <= Q`` (NaN when the pilot cannot tell).
+
+    ``Q = (h/z)² D² / u`` with the target half-width ``h`` (relative targets:
+    times the pilot's estimate), ``z`` the normal quantile, ``D`` the
+    estimated positives for AVG (1 otherwise) and ``u`` the upper-bound factor
+    of :func:`upper_variance_factor`: the same plan as :func:`planned_labels`,
+    for designs whose allocation is not a fixed set of shares (GROUP BY over
+    shared cells). Arguments as for :func:`planned_labels`.
+    """
+    terms = _target_terms(stats, sizes, aggregate, target, confidence, census)
+    if terms is None:
+        return math.nan
+    half, denominator, factor = terms
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    return (half / z) ** 2 * denominator**2 / factor
+
+
+def _target_terms(
+    stats: StratumStats,
+    sizes: npt.NDArray[np.int64],
+    aggregate: str,
+    target: PrecisionTarget,
+    confidence: float,
+    census: StratumStats | None,
+) -> tuple[float, float, float] | None:
+    """``(half-width, denominator D, upper-bound factor)`` of the plan, ``None`` if unknown."""
     p = np.nan_to_num(stats.p)
     product = np.nan_to_num(stats.mean_of_product)
     positives = float(np.dot(sizes, p))
@@ -127,14 +170,16 @@ def planned_labels(
     if aggregate == "avg":
         point = total / positives if positives > 0 else math.nan
         if positives <= 0:
-            return math.inf
+            return None
     half = target.absolute(float(point))
     if not (math.isfinite(half) and half > 0):
-        return math.inf
+        return None
     evidence = float(stats.positives.sum() if aggregate != "count" else stats.labelled.sum())
     factor = upper_variance_factor(max(evidence - 1.0, 0.0))
+    if not math.isfinite(factor):
+        return None
     denominator = positives if aggregate == "avg" else 1.0
-    return labels_for_half_width(sizes, variances * factor, shares, half, confidence, denominator)
+    return half, denominator, factor
 
 
 def pilot_point(stats: StratumStats, sizes: npt.NDArray[np.int64], aggregate: str) -> float:

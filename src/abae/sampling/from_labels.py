@@ -56,11 +56,17 @@ def confidence_interval(
     confidence: float,
     rng: RandomState,
     bootstrap_replicates: int = 1000,
+    unseen_rates: npt.NDArray[np.float64] | None = None,
 ) -> Interval:
-    """The interval of method ``ci`` (see :func:`estimate_from_labels`), clipped to what is known."""
+    """The interval of method ``ci`` (see :func:`estimate_from_labels`), clipped to what is known.
+
+    ``unseen_rates`` (studentized only): per sampled stratum, a cap on the rate
+    assumed for a stratum without a positive (see
+    :func:`~abae.sampling.studentized.studentized_parts`).
+    """
     interval: Interval
     if ci == "studentized":
-        interval = studentized_interval(aggregate, labels, confidence)
+        interval = studentized_interval(aggregate, labels, confidence, unseen_rates=unseen_rates)
     elif ci == "normal":
         interval = normal_interval(aggregate, labels, confidence)
     else:
@@ -84,6 +90,7 @@ def estimate_from_labels(
     notes: list[str] | None = None,
     known: KnownLabels | None = None,
     known_placement: npt.ArrayLike | None = None,
+    unseen_rates: npt.ArrayLike | None = None,
 ) -> Estimate:
     """Estimate ``aggregate`` and its interval from a stratified sample (and known labels).
 
@@ -110,6 +117,14 @@ def estimate_from_labels(
             (:func:`~abae.sampling.known_planning.place_known`): for the stratum
             table, and to judge strata whose fresh labels saw no positive (never
             in the estimate).
+        unseen_rates: the planned rate of positives in each of the sample's
+            strata, float ``(K,)`` in [0, 1], or ``None``. The studentized
+            interval gives a sampled stratum without a positive the variance
+            of the smaller of this rate and its usual pseudo-count rate
+            (COUNT and SUM). For a domain estimate (a group of an oracle
+            output, absent from most cells) the usual rate is several times
+            too wide; the group's calibrated proxy gives a rate that is not.
+            Reported in the stratum table as ``planned_rate``.
 
     Returns:
         The :class:`Estimate`; warnings cover strata and samples without
@@ -122,12 +137,13 @@ def estimate_from_labels(
         if known is None or known_placement is None
         else np.asarray(known_placement, dtype=np.int64)
     )
+    floor = _check_unseen_rates(unseen_rates, k)
     labels = labels_with_census(sample, known, placement)
     stats = labels.stats()
     rates = stratum_rates(stats, labels.sizes)
     point = float(combine_strata(aggregate, labels.sizes, rates.p, rates.product))
     interval = confidence_interval(
-        ci, aggregate, labels, confidence, generator, bootstrap_replicates
+        ci, aggregate, labels, confidence, generator, bootstrap_replicates, floor
     )
     warnings = list(notes or [])
     census_positives = int(stats.positives[k:].sum())
@@ -140,7 +156,7 @@ def estimate_from_labels(
     if conservative:
         if ci != "studentized":
             fallback = confidence_interval(
-                "studentized", aggregate, labels, confidence, generator, bootstrap_replicates
+                "studentized", aggregate, labels, confidence, generator, bootstrap_replicates, floor
             )
             interval = Interval(
                 float(np.fmin(interval.low, fallback.low)),
@@ -171,6 +187,7 @@ def estimate_from_labels(
         known=np.bincount(placement, minlength=k).astype(np.int64)[:k],
         missing=np.bincount(sample.stratum[missing], minlength=k).astype(np.int64),
         missing_statistic=(fresh_stats.positives - fresh_stats.measured_positives),
+        planned_rate=floor,
     )
     census = known is not None and len(known) > 0
     return Estimate(
@@ -197,6 +214,24 @@ def estimate_from_labels(
         conservative=conservative,
         labelled_missing=missing,
     )
+
+
+def _check_unseen_rates(rates: npt.ArrayLike | None, k: int) -> npt.NDArray[np.float64] | None:
+    """``rates`` as float64 ``(K,)`` in [0, 1], or ``None``.
+
+    Raises:
+        ValueError: not one rate per stratum, or a rate outside [0, 1].
+    """
+    if rates is None:
+        return None
+    floor = np.asarray(rates, dtype=np.float64)
+    if floor.shape != (k,):
+        raise ValueError(
+            f"unseen_rates must hold one rate per stratum, shape ({k},), got shape {floor.shape}"
+        )
+    if not ((floor >= 0.0) & (floor <= 1.0)).all():
+        raise ValueError(f"unseen_rates must be rates in [0, 1], got {floor.tolist()}")
+    return floor
 
 
 def _few_positives_warning(aggregate: str, positives: int, ci: str) -> str:

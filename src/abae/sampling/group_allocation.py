@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from abae.sampling.allocation import stage2_weights
+from abae.sampling.allocation import capped_water_fill, stage2_weights
 from abae.sampling.stratum_stats import StratumStats
 
 MIN_POSITIVES_FOR_COST = 2
@@ -141,79 +141,6 @@ def group_cost(
     if allocation == "proportional":
         return float(sizes.sum() * np.sum(weights**2 / sizes))
     return float(weights.sum() ** 2)
-
-
-def capped_water_fill(
-    weights: npt.ArrayLike, already: npt.ArrayLike, sizes: npt.ArrayLike, total: float
-) -> npt.NDArray[np.float64]:
-    """Continuous draws ``n_c`` minimising ``Σ_c w_c² / (a_c + n_c)``, capped at ``N_c``.
-
-    The optimum fills each cell up to ``a_c + n_c = clip(τ w_c, a_c, N_c)``
-    for the level ``τ`` that spends ``total`` (exact, one sort). Cells with
-    zero weight get draws only when every cell with weight is full, then in
-    proportion to their room. Labels already drawn count: a cell that already
-    holds its share gets nothing.
-
-    Args:
-        weights: ``w_c >= 0``, shape ``(C,)``.
-        already: labels already drawn ``a_c``, shape ``(C,)``.
-        sizes: cell sizes ``N_c >= a_c``, shape ``(C,)``.
-        total: draws to place, ``>= 0``.
-
-    Returns:
-        float64 ``(C,)``, each in ``[0, N_c - a_c]``, summing to
-        ``min(total, Σ (N_c - a_c))``; feed it to
-        :func:`~abae.sampling.allocation.allocate_stage2` for integers.
-
-    Example:
-        >>> capped_water_fill([1.0, 1.0, 2.0], [4, 0, 0], [10, 10, 3], 9).tolist()
-        [1.0, 5.0, 3.0]
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    a = np.asarray(already, dtype=np.float64)
-    room = np.asarray(sizes, dtype=np.float64) - a
-    out = np.zeros_like(w)
-    if total <= 0:
-        return out
-    if total >= room.sum():
-        return np.maximum(room, 0.0)
-    active = (w > 0) & (room > 0)
-    if room[active].sum() <= total:
-        out[active] = room[active]
-        others = ~active & (room > 0)
-        out[others] = (total - room[active].sum()) * room[others] / room[others].sum()
-        return out
-    out[active] = _fill_to_level(w[active], a[active], room[active], total)
-    return out
-
-
-def _fill_to_level(
-    w: npt.NDArray[np.float64],
-    a: npt.NDArray[np.float64],
-    room: npt.NDArray[np.float64],
-    total: float,
-) -> npt.NDArray[np.float64]:
-    """``clip(τ w − a, 0, room)`` for the level ``τ`` where it sums to ``total`` (exact).
-
-    The sum is piecewise linear in ``τ``: cell ``c`` starts filling at
-    ``a_c / w_c`` and is full at ``(a_c + room_c) / w_c``. Sorting those
-    breakpoints gives the sum at each of them, and ``τ`` by interpolation.
-    Requires ``w > 0``, ``room > 0`` and ``0 < total < Σ room``.
-    """
-    starts = a / w
-    ends = (a + room) / w
-    points = np.concatenate([starts, ends])
-    slope_change = np.concatenate([w, -w])
-    order = np.argsort(points, kind="stable")
-    points, slope_change = points[order], slope_change[order]
-    slopes = np.cumsum(slope_change)
-    filled = np.concatenate([[0.0], np.cumsum(slopes[:-1] * np.diff(points))])
-    j = int(np.searchsorted(filled, total, side="left"))
-    level = points[j - 1] + (total - filled[j - 1]) / slopes[j - 1] if j > 0 else points[0]
-    draws = np.clip(level * w - a, 0.0, room)
-    if draws.sum() <= 0.0:  # a total too small to move the level off the first breakpoint
-        draws = np.where(starts == starts.min(), w, 0.0)
-    return np.asarray(draws * (total / draws.sum()), dtype=np.float64)
 
 
 def cell_variances(

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from abae.sampling.allocation import allocate_stage2, stage2_weights, top_up_weights
+from abae.sampling.allocation import (
+    allocate_stage2,
+    capped_water_fill,
+    shrunk_variances,
+    stage2_draws,
+    stage2_weights,
+)
+from abae.sampling.error_target import PrecisionTarget, planned_labels
 from abae.sampling.group_allocation import (
     MIN_POSITIVES_FOR_COST,
-    capped_water_fill,
     domain_variances,
     group_cost,
     group_scale,
@@ -19,7 +26,9 @@ from abae.sampling.group_calibration import calibrate, planned_rates
 from abae.sampling.group_cells import GroupCells, plan_cells
 from abae.sampling.group_estimates import GroupEstimates, estimate_group
 from abae.sampling.group_sampling import CellLabels, CellSampler
+from abae.sampling.group_target import column_totals, target_note, target_pilot
 from abae.sampling.labelling import LabelRecorder, Oracle
+from abae.sampling.precision import neyman_shares
 from abae.sampling.progress import ProgressCallback
 from abae.sampling.result import Estimate
 from abae.sampling.stratum_stats import StratumStats, stratum_stats
@@ -86,6 +95,7 @@ def estimate_by_group(
     rng: RandomState = None,
     bootstrap_replicates: int = 1000,
     on_progress: ProgressCallback | None = None,
+    target: PrecisionTarget | None = None,
 ) -> GroupEstimates:
     """Estimate an aggregate for every group of a cheap column (GROUP BY), with ABae.
 
@@ -110,6 +120,17 @@ def estimate_by_group(
       intervals come from the same machinery as :func:`abae.estimate` (a
       COUNT interval never goes below the positives already seen).
 
+    With a ``target`` (``ERROR WITHIN``), ``budget`` is a cap and the target
+    holds for every group: stage 1 is a small pilot
+    (:func:`~abae.sampling.group_target.target_pilot`), from which each group's
+    labels ``n_g`` are planned once
+    (:func:`~abae.sampling.error_target.planned_labels`, with an upper bound of
+    the pilot's variance); stage 2 gives each group its ``n_g`` (shares
+    ``∝ n_g`` under the cap), and the intervals come from all labels as for a
+    fixed budget. ``warnings`` say how many labels were planned and whether the
+    cap cut them. ``target.extra`` is called with the stage-1 labelled
+    indices, their cells, the cell sizes and the planned share of each cell.
+
     The oracle is called once per stage with all that stage's records; it
     never sees an index twice, and never more than ``budget`` in all.
 
@@ -125,6 +146,8 @@ def estimate_by_group(
             ``K``, per group).
         rng: an int seed, a ``numpy.random.Generator`` or ``None`` (fresh).
         on_progress: called after each oracle call (``running_estimate`` is NaN).
+        target: the half-width every group's interval should reach
+            (``ERROR WITHIN``), or ``None`` to spend the whole budget.
 
     Returns:
         The :class:`GroupEstimates`, keyed by group code ``0 .. G-1``.
@@ -159,12 +182,13 @@ def estimate_by_group(
 
     n_records = scores.shape[0]
     notes: list[str] = []
-    if budget > n_records:
+    if budget > n_records and target is None:
         notes.append(
             f"budget {budget} exceeds the {n_records} records: every record was labelled once"
         )
     spend = min(budget, n_records)
-    plan = plan_cells(scores, codes, n_groups, spend, k, share, generator)
+    pilot_total = None if target is None else target_pilot(spend, share, k * n_groups, n_groups)
+    plan = plan_cells(scores, codes, n_groups, spend, k, share, generator, pilot_total)
     cells, pilot = plan.cells, plan.pilot
     group_sizes = cells.group_sizes
     sampler = CellSampler(cells, LabelRecorder(oracle, n_records, budget), generator)
@@ -176,6 +200,12 @@ def estimate_by_group(
     ]
     costs = np.array([cost for _, cost in plans])
     warnings, costs_used = _fill_unknown_costs(costs)
+    if target is not None:
+        spend, costs_used, note = _spend_for_target(
+            target, pilot_labels, cells, plans, pilot, spend, aggregate, allocation, confidence,
+            costs_used,
+        )  # fmt: skip
+        warnings.append(note)
     stage2_total = spend - int(pilot.sum())
     group_room = group_sizes - pilot
     stage2_groups = allocate_stage2(
@@ -184,7 +214,7 @@ def estimate_by_group(
     stage2 = np.zeros(len(cells), dtype=np.int64)
     for g in range(n_groups):
         mine = cells.cells_of(g)
-        stage2[mine] = _within_group(
+        stage2[mine] = stage2_draws(
             plans[g][0],
             cells.sizes[mine],
             sampler.labelled[mine],
@@ -249,6 +279,56 @@ def _fill_unknown_costs(
     return [warning], filled
 
 
+def _spend_for_target(
+    target: PrecisionTarget,
+    labels: CellLabels,
+    cells: GroupCells,
+    plans: list[tuple[npt.NDArray[np.float64], float]],
+    pilot: npt.NDArray[np.int64],
+    cap: int,
+    aggregate: str,
+    allocation: str,
+    confidence: float,
+    costs: npt.NDArray[np.float64],
+) -> tuple[int, npt.NDArray[np.float64], str]:
+    """Labels to spend for every group's ``target``, the groups' stage-2 weights, and the note.
+
+    Group ``g`` needs ``n_g`` labels over its cells
+    (:func:`~abae.sampling.error_target.planned_labels`, with the planning
+    variances of its stage-2 rule and its within-group shares); each group gets
+    ``n_g`` (at least its pilot), so the water-filling weights become ``n_g``.
+    When some group cannot tell, or the cap cuts the plan, the whole cap is
+    spent (shares ``∝ n_g`` when every group can tell, else the usual costs).
+    """
+    n_groups = cells.n_groups
+    needed = np.empty(n_groups)
+    shares: list[npt.NDArray[np.float64]] = []
+    for g in range(n_groups):
+        mine = cells.cells_of(g)
+        sizes = cells.sizes[mine]
+        stats = _group_stats(labels, cells, g)
+        if allocation == "robust":
+            variances = (plans[g][0] / sizes) ** 2
+        else:
+            variances = shrunk_variances(stats, sizes, aggregate)
+        within = (
+            neyman_shares(sizes, variances) if allocation != "proportional" else sizes / sizes.sum()
+        )
+        shares.append(within)
+        needed[g] = planned_labels(stats, sizes, variances, within, aggregate, target, confidence)
+    unknown = np.flatnonzero(~np.isfinite(needed)).tolist()
+    if unknown:
+        spend, note = target_note(math.inf, int(pilot.sum()), cap, unknown)
+        return spend, costs, note
+    totals = column_totals(needed, pilot, cells.group_sizes)
+    wanted = float(totals.sum())
+    if target.extra is not None:
+        cell_shares = np.concatenate([totals[g] * shares[g] for g in range(n_groups)]) / wanted
+        wanted = max(wanted, target.extra(labels.indices, labels.cell, cells.sizes, cell_shares))
+    spend, note = target_note(wanted, int(pilot.sum()), cap, [])
+    return spend, totals.astype(np.float64), note
+
+
 def _plan_group(
     labels: CellLabels,
     cells: GroupCells,
@@ -283,16 +363,3 @@ def _plan_group(
     known = int(stats.positives.sum()) >= MIN_POSITIVES_FOR_COST and np.isfinite(scale)
     cost = float(weights.sum() / scale) ** 2 if known else float("nan")
     return np.asarray(weights, dtype=np.float64), cost
-
-
-def _within_group(
-    weights: npt.NDArray[np.float64],
-    sizes: npt.NDArray[np.int64],
-    labelled: npt.NDArray[np.int64],
-    total: int,
-    allocation: str,
-) -> npt.NDArray[np.int64]:
-    """A group's stage-2 draws per cell, as :func:`abae.estimate` places them over strata."""
-    if allocation in ("variance", "robust"):
-        weights = top_up_weights(weights, labelled, total)
-    return allocate_stage2(weights, sizes - labelled, total)

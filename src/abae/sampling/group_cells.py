@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from abae.sampling.allocation import allocate_stage2
-from abae.sampling.group_allocation import capped_water_fill
+from abae.sampling.allocation import allocate_stage2, capped_water_fill
 from abae.sampling.strata import make_strata
 
 MIN_PILOT_PER_CELL = 2
@@ -188,10 +187,12 @@ def plan_cells(
     strata: int,
     stage1_share: float,
     rng: np.random.Generator,
+    pilot_total: int | None = None,
 ) -> CellPlan:
     """The cells of a GROUP BY and its stage-1 draws, for ``spend`` oracle calls.
 
-    Stage 1 gets ``max(G, floor(C·spend))`` draws (at most ``spend``), split
+    Stage 1 gets ``max(G, floor(C·spend))`` draws, or ``pilot_total`` when
+    given (an error target's smaller pilot; at most ``spend`` either way), split
     equally among the groups (a group smaller than its share is labelled in
     full and the rest shared equally among the others); a group gets :func:`strata_per_group` strata, and its draws are
     spread evenly over them (:func:`even_split`).
@@ -204,6 +205,7 @@ def plan_cells(
         strata: strata per group ``K`` (fewer for small groups or pilots).
         stage1_share: ``C``, in (0, 1].
         rng: randomness for tie-breaking in the strata.
+        pilot_total: stage-1 draws in all, ``>= G``; ``None``: from ``stage1_share``.
 
     Returns:
         The :class:`CellPlan`.
@@ -215,7 +217,9 @@ def plan_cells(
         ([10, 10], [18, 18, 18, 18, 18, 2, 2, 2, 2, 2], [2, 2, 2, 2, 2, 2, 2, 2, 2, 2])
     """
     group_sizes = np.bincount(codes, minlength=n_groups).astype(np.int64)
-    pilot_total = min(spend, max(n_groups, int(np.floor(stage1_share * spend + 1e-9))))
+    if pilot_total is None:
+        pilot_total = max(n_groups, int(np.floor(stage1_share * spend + 1e-9)))
+    pilot_total = min(spend, pilot_total)
     level = capped_water_fill(np.ones(n_groups), np.zeros(n_groups), group_sizes, pilot_total)
     pilot = allocate_stage2(level, group_sizes, pilot_total)
     cells = make_group_cells(scores, codes, strata_per_group(group_sizes, pilot, strata), rng)

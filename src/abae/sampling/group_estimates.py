@@ -6,6 +6,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from abae.sampling.from_labels import estimate_from_labels
 from abae.sampling.result import Estimate
@@ -57,8 +58,13 @@ def estimate_group(
     rng: np.random.Generator,
     bootstrap_replicates: int,
     notes: list[str] | None = None,
+    unseen_rates: npt.NDArray[np.float64] | None = None,
 ) -> Estimate:
-    """One group's :class:`Estimate` from its stratified sample (all its labels count as calls)."""
+    """One group's :class:`Estimate` from its stratified sample (all its labels count as calls).
+
+    ``unseen_rates``: the group's planned rate per cell, or ``None`` (see
+    :func:`~abae.sampling.from_labels.estimate_from_labels`).
+    """
     return estimate_from_labels(
         sample,
         aggregate=aggregate,
@@ -70,4 +76,5 @@ def estimate_group(
         rng=rng,
         bootstrap_replicates=bootstrap_replicates,
         notes=notes,
+        unseen_rates=unseen_rates,
     )

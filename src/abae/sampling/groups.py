@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abae.sampling.allocation import allocate_stage2
+from abae.sampling.error_target import PrecisionTarget, allowed_variance
 from abae.sampling.group_allocation import (
     MIN_POSITIVES_FOR_COST,
     cell_variances,
@@ -21,6 +23,7 @@ from abae.sampling.group_calibration import calibrate, planned_rates
 from abae.sampling.group_cells import GroupCells, plan_cells
 from abae.sampling.group_estimates import GroupEstimates, estimate_group
 from abae.sampling.group_sampling import CellLabels, CellSampler
+from abae.sampling.group_target import smallest_total, target_note, target_pilot
 from abae.sampling.labelling import LabelRecorder, Oracle
 from abae.sampling.progress import ProgressCallback
 from abae.sampling.result import Estimate
@@ -101,6 +104,7 @@ def estimate_groups(
     rng: RandomState = None,
     bootstrap_replicates: int = 1000,
     on_progress: ProgressCallback | None = None,
+    target: PrecisionTarget | None = None,
 ) -> GroupEstimates:
     """Estimate an aggregate per group when the oracle tells the group (GROUP BY an oracle output).
 
@@ -133,6 +137,18 @@ def estimate_groups(
       COUNT ``= Σ N_c p_gc``, SUM ``= Σ N_c t_gc``, AVG = SUM / COUNT. The
       intervals come from the same machinery as :func:`abae.estimate`.
 
+    With a ``target`` (``ERROR WITHIN``), ``budget`` is a cap and the target
+    holds for every group seen in the pilot (or listed): stage 1 is a small
+    pilot (:func:`~abae.sampling.group_target.target_pilot`); from it, each
+    group's planned variance per cell is normalised by what its target allows
+    (:func:`~abae.sampling.error_target.allowed_variance`, with an upper bound
+    of the pilot's variance), stage 2 is the minimax allocation over those
+    normalised weights, and the spend is the smallest at which it meets every
+    group's target (:func:`~abae.sampling.group_target.smallest_total`), capped.
+    ``warnings`` say how many labels were planned and whether the cap cut
+    them. ``target.extra`` is called with the stage-1 labelled indices, their
+    cells, the cell sizes and the planned share of each cell.
+
     The oracle is called once per stage, never sees an index twice and never
     more than ``budget`` indices in all.
 
@@ -152,6 +168,8 @@ def estimate_groups(
         bootstrap_replicates: as for :func:`abae.estimate`.
         rng: an int seed, a ``numpy.random.Generator`` or ``None`` (fresh).
         on_progress: called after each oracle call (``running_estimate`` is NaN).
+        target: the half-width every group's interval should reach
+            (``ERROR WITHIN``), or ``None`` to spend the whole budget.
 
     Returns:
         The :class:`GroupEstimates`.
@@ -186,12 +204,13 @@ def estimate_groups(
     block, rank_score, n_blocks = predicted_blocks(arrays)
     budget = check_budget(budget, n_blocks, f"one label for each of the {n_blocks} score blocks")
     notes: list[str] = []
-    if budget > n_records:
+    if budget > n_records and target is None:
         notes.append(
             f"budget {budget} exceeds the {n_records} records: every record was labelled once"
         )
     spend = min(budget, n_records)
-    plan = plan_cells(rank_score, block, n_blocks, spend, k, share, generator)
+    pilot_total = None if target is None else target_pilot(spend, share, k * n_blocks, n_blocks)
+    plan = plan_cells(rank_score, block, n_blocks, spend, k, share, generator, pilot_total)
     cells = plan.cells
     recorder = LabelRecorder(oracle, n_records, budget, with_groups=True)
     sampler = CellSampler(cells, recorder, generator)
@@ -202,20 +221,22 @@ def estimate_groups(
     in_group = _group_positions(labels, known)
     weights = _pilot_weights(labels, in_group, len(known), cells, arrays, aggregate, allocation)
     costs = weights.sum(axis=1) ** 2 if known else np.empty(0)
-    stage2_total = spend - int(plan.stage1.sum())
-    if allocation == "proportional" or not known:
-        draws = np.asarray(cells.sizes, dtype=np.float64)
-        mix = np.full(max(len(known), 1), 1.0 / max(len(known), 1))
-    else:
-        draws, mix = minimax_cell_allocation(
-            weights**2, sampler.labelled, cells.sizes, stage2_total
+    variance_weights = weights**2
+    target_notes: list[str] = []
+    if target is not None:
+        shared = _SharedTarget(labels, in_group, known, cells, arrays, aggregate, allocation)
+        spend, variance_weights, note = shared.spend(
+            target, confidence, variance_weights, sampler.labelled, spend, n_records
         )
+        target_notes.append(note)
+    stage2_total = spend - int(plan.stage1.sum())
+    draws, mix = _stage2_draws(variance_weights, sampler.labelled, cells, stage2_total, allocation)
     sampler.draw(allocate_stage2(draws, sampler.room, stage2_total), 2, on_progress)
 
     labels = sampler.labels()
     reported = _discover(labels, known)
     in_group = _group_positions(labels, reported)
-    warnings = _pilot_warnings(known, costs)
+    warnings = _pilot_warnings(known, costs) + target_notes
     if keys is not None and len(reported) > len(known):
         warnings.append(
             f"the oracle returned groups {reported[len(known) :]} that have no proxy score; "
@@ -223,8 +244,10 @@ def estimate_groups(
         )
     estimates: dict[Hashable, Estimate] = {}
     for g, key in enumerate(reported):
+        positive = labels.predicate & (in_group == g)
+        scores = _scores_of(arrays, g)
         estimates[key] = estimate_group(
-            labels.sample(cells.sizes, positive=labels.predicate & (in_group == g)),
+            labels.sample(cells.sizes, positive=positive),
             aggregate=aggregate,
             allocation=allocation,
             budget=budget,
@@ -233,6 +256,9 @@ def estimate_groups(
             rng=generator,
             bootstrap_replicates=replicates,
             notes=notes,
+            unseen_rates=None
+            if scores is None
+            else _calibrated_rates(labels, positive, cells, scores),
         )
     return GroupEstimates(
         estimates=estimates,
@@ -244,6 +270,109 @@ def estimate_groups(
         budget=budget,
         warnings=warnings,
     )
+
+
+def _stage2_draws(
+    variance_weights: npt.NDArray[np.float64],
+    labelled: npt.NDArray[np.int64],
+    cells: GroupCells,
+    total: int,
+    allocation: str,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Continuous stage-2 draws per cell ``(C,)`` and the groups' weights ``λ`` ``(G,)``.
+
+    The minimax allocation over ``A_gc = variance_weights`` (stage-1 labels
+    count), or, for ``"proportional"`` or without any group, draws in
+    proportion to the cell sizes and equal weights.
+    """
+    n_groups = variance_weights.shape[0]
+    if allocation == "proportional" or n_groups == 0:
+        even = np.full(max(n_groups, 1), 1.0 / max(n_groups, 1))
+        return np.asarray(cells.sizes, dtype=np.float64), even
+    return minimax_cell_allocation(variance_weights, labelled, cells.sizes, total)
+
+
+class _SharedTarget:
+    """Plans an error target over cells every group shares (see :mod:`~abae.sampling.group_target`)."""
+
+    def __init__(
+        self,
+        labels: CellLabels,
+        in_group: npt.NDArray[np.int64],
+        known: list[Hashable],
+        cells: GroupCells,
+        arrays: list[npt.NDArray[np.float64]],
+        aggregate: str,
+        allocation: str,
+    ) -> None:
+        self.labels = labels
+        self.in_group = in_group
+        self.known = known
+        self.cells = cells
+        self.arrays = arrays
+        self.aggregate = aggregate
+        self.allocation = allocation
+
+    def spend(
+        self,
+        target: PrecisionTarget,
+        confidence: float,
+        variance_weights: npt.NDArray[np.float64],
+        labelled: npt.NDArray[np.int64],
+        cap: int,
+        n_records: int,
+    ) -> tuple[int, npt.NDArray[np.float64], str]:
+        """Labels to spend, the stage-2 variance weights to allocate by, and the note.
+
+        Group ``g``'s planned variance weights are ``B_gc = N_c² S̃_gc² / Q_g``
+        (robust planning variances ``S̃``; ``Q_g`` the variance its target
+        allows). Stage 2 allocates by ``B`` (``"robust"``) or by the rule's own
+        weights normalised by ``Q_g``; the spend is the smallest at which that
+        allocation brings every ``Σ_c B_gc (1/m_c − 1/N_c)`` to 1 or below.
+        """
+        cells, pilot = self.cells, int(labelled.sum())
+        sizes = cells.sizes.astype(np.float64)
+        planned = np.empty((len(self.known), len(cells)))
+        allowed = np.empty(len(self.known))
+        rescale = np.empty(len(self.known))
+        for g in range(len(self.known)):
+            positive = self.labels.predicate & (self.in_group == g)
+            stats = self.labels.cell_stats(len(cells), positive)
+            scores = _scores_of(self.arrays, g)
+            assert scores is not None  # every planned group has a proxy
+            variances = domain_variances(
+                stats, cells.sizes, self.aggregate, _calibrated_rates(
+                    self.labels, positive, cells, scores
+                )
+            )  # fmt: skip
+            allowed[g] = allowed_variance(stats, cells.sizes, self.aggregate, target, confidence)
+            planned[g] = sizes**2 * variances / allowed[g]
+            rescale[g] = group_scale(stats, cells.sizes, self.aggregate) ** 2 / allowed[g]
+        unknown = [key for key, q in zip(self.known, allowed.tolist(), strict=True) if not q > 0]
+        if unknown or not self.known:
+            spend, note = target_note(math.inf, pilot, cap, unknown)
+            return spend, variance_weights, note
+        if self.allocation == "robust":
+            allocate_by = planned
+        else:
+            allocate_by = variance_weights * rescale[:, None]
+
+        def draws_for(total: int) -> npt.NDArray[np.float64]:
+            draws, _ = _stage2_draws(allocate_by, labelled, cells, total, self.allocation)
+            if self.allocation == "proportional":  # stage 2 alone in proportion, capped
+                room = (cells.sizes - labelled).astype(np.float64)
+                return np.asarray(np.minimum(draws / draws.sum() * total, room), np.float64)
+            return draws
+
+        wanted = float(smallest_total(planned, labelled, cells.sizes, draws_for, n_records))
+        if target.extra is not None:
+            counts = labelled + draws_for(int(wanted) - pilot)
+            shares = counts / counts.sum()
+            wanted = max(
+                wanted, target.extra(self.labels.indices, self.labels.cell, cells.sizes, shares)
+            )
+        spend, note = target_note(wanted, pilot, cap, [])
+        return spend, allocate_by, note
 
 
 def _check_group_scores(
@@ -379,6 +508,31 @@ def _fill_unknown_weights(
     filled = weights.copy()
     filled[unknown] = sizes * scale
     return filled
+
+
+def _scores_of(arrays: list[npt.NDArray[np.float64]], group: int) -> npt.NDArray[np.float64] | None:
+    """Group ``group``'s proxy scores: the shared array, its own, or ``None`` (it has none)."""
+    if len(arrays) == 1:
+        return arrays[0]
+    return arrays[group] if group < len(arrays) else None
+
+
+def _calibrated_rates(
+    labels: CellLabels,
+    positive: npt.NDArray[np.bool_],
+    cells: GroupCells,
+    scores: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """The group's rate in each cell from its proxy calibrated on every label, ``(C,)``.
+
+    The interval's floor for a cell without a positive of the group: the
+    group's calibrated chance averaged over the cell's records
+    (:mod:`~abae.sampling.group_calibration`), instead of a pseudo-count that
+    is several times the domain's variance where the group is rare.
+    """
+    usable = ~labels.missing
+    fit = calibrate(scores, labels.indices[usable], positive[usable])
+    return planned_rates(fit, scores, cells, slice(0, len(cells)))
 
 
 def _pilot_warnings(keys: list[Hashable], costs: npt.NDArray[np.float64]) -> list[str]:

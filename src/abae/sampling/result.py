@@ -34,6 +34,11 @@ class StratumTable:
             the stratum (they are the census stratum).
         missing: labels whose predicate is missing (paid for, not used).
         missing_statistic: positives whose statistic is missing.
+        planned_rate: float, the planned rate of positives (a group's calibrated
+            proxy, GROUP BY an oracle output) that capped the variance the
+            interval gave a stratum without a positive (``unseen_rates`` of
+            :func:`~abae.sampling.from_labels.estimate_from_labels`); ``None``:
+            the usual pseudo-count rule alone.
     """
 
     size: npt.NDArray[np.int64]
@@ -47,6 +52,7 @@ class StratumTable:
     known: npt.NDArray[np.int64] | None = None
     missing: npt.NDArray[np.int64] | None = None
     missing_statistic: npt.NDArray[np.int64] | None = None
+    planned_rate: npt.NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return int(self.size.shape[0])

@@ -61,7 +61,11 @@ def _central_moments(
     return v2, v3
 
 
-def studentized_parts(aggregate: str, labels: LabelsByStratum) -> StudentizedParts:
+def studentized_parts(
+    aggregate: str,
+    labels: LabelsByStratum,
+    unseen_rates: npt.NDArray[np.float64] | None = None,
+) -> StudentizedParts:
     """Variance, degrees of freedom and skewness of the stratified estimate.
 
     In stratum ``k`` (``n_k`` labels with a known predicate, ``a_k`` positives,
@@ -79,7 +83,9 @@ def studentized_parts(aggregate: str, labels: LabelsByStratum) -> StudentizedPar
       sampled stratum without a positive takes ``μ2`` at the rate ``(a'_k + 0.1)/(n_k + n'_k + 0.2)``
       (:data:`UNSEEN_POSITIVES`) instead of 0, with ``a'_k`` positives among
       ``n'_k`` planning labels of the stratum (``labels.planning``; known
-      labels placed there) when there are any;
+      labels placed there) when there are any; with ``unseen_rates`` (e.g. a
+      group's planned rate in each cell, for a domain estimate whose domain is
+      absent from most cells) the smaller of that rate and the pseudo-count rate;
     - degrees of freedom (Satterthwaite) from the part of each stratum's
       variance that comes from the spread of the statistic,
       ``p̂_k σ̂_k² / μ2_k`` of it, estimated on ``b_k − 1`` degrees of freedom;
@@ -118,11 +124,10 @@ def studentized_parts(aggregate: str, labels: LabelsByStratum) -> StudentizedPar
     if labels.planning is not None:
         seen_a = labels.planning.positives.astype(np.float64)
         seen_n = labels.planning.labelled.astype(np.float64)
-    unseen_rate = np.where(
-        (a == 0) & (n < sizes) & (aggregate != "avg"),
-        (seen_a + UNSEEN_POSITIVES) / (n + seen_n + 2.0 * UNSEEN_POSITIVES),
-        0.0,
-    )
+    floor = (seen_a + UNSEEN_POSITIVES) / (n + seen_n + 2.0 * UNSEEN_POSITIVES)
+    if unseen_rates is not None:
+        floor = np.minimum(floor, _per_stratum(unseen_rates, k))
+    unseen_rate = np.where((a == 0) & (n < sizes) & (aggregate != "avg"), floor, 0.0)
     mu2, _, _ = residual_moments(np.maximum(p, unseen_rate), d, v2, v3, 3.0 * v2**2)
     weight = sizes.astype(np.float64)
     if aggregate == "avg":
@@ -156,6 +161,23 @@ def studentized_parts(aggregate: str, labels: LabelsByStratum) -> StudentizedPar
     return StudentizedParts(point, variance, max(df, 1.0), skewness, positives)
 
 
+def _per_stratum(rates: npt.ArrayLike, k: int) -> npt.NDArray[np.float64]:
+    """``rates`` for the first strata, padded with 0 to ``k`` (a census stratum after them).
+
+    Raises:
+        ValueError: more rates than strata, or a rate outside [0, 1].
+    """
+    given = np.asarray(rates, dtype=np.float64)
+    if given.ndim != 1 or given.shape[0] > k:
+        raise ValueError(
+            f"unseen_rates must hold one rate per sampled stratum (at most {k}), got shape "
+            f"{given.shape}"
+        )
+    if not ((given >= 0.0) & (given <= 1.0)).all():
+        raise ValueError(f"unseen_rates must be rates in [0, 1], got {given.tolist()}")
+    return np.concatenate([given, np.zeros(k - given.shape[0])])
+
+
 def _inverse_hall(y: float, skewness: float) -> float:
     """The ``x`` with ``g(x) = y``, ``g(x) = x + λx²/3 + λ²x³/27 + λ/6`` (Hall, 1992)."""
     if abs(skewness) < 1e-9:
@@ -177,13 +199,16 @@ def studentized_interval(
     confidence: float,
     *,
     skew: bool = True,
+    unseen_rates: npt.NDArray[np.float64] | None = None,
 ) -> Interval:
     """Studentized interval with t quantiles and Hall's skewness correction.
 
     ``[θ̂ − √V·x₊, θ̂ − √V·x₋]`` where ``x± = g⁻¹(±t)``, ``t`` the Student t
     quantile at the Satterthwaite degrees of freedom and ``g`` Hall's cubic
     transformation ``g(x) = x + λx²/3 + λ²x³/27 + λ/6`` with the estimate's
-    skewness ``λ`` (see :func:`studentized_parts`; ``skew=False`` sets ``λ = 0``).
+    skewness ``λ`` (see :func:`studentized_parts`; ``skew=False`` sets ``λ = 0``;
+    ``unseen_rates``, float ``(K,)`` or shorter (census strata after them), caps
+    the rate a sampled stratum without a positive is given for COUNT and SUM).
 
     Conservative rule: with fewer than :data:`FEW_POSITIVES` positives in the
     sampled strata, COUNT and SUM take the hull with
@@ -200,7 +225,7 @@ def studentized_interval(
         >>> bool(interval.low < 340 < interval.high)
         True
     """
-    parts = studentized_parts(aggregate, labels)
+    parts = studentized_parts(aggregate, labels, unseen_rates)
     point = parts.estimate
     stats = labels.stats()
     exact = bool(

@@ -8,11 +8,10 @@ import numpy as np
 import numpy.typing as npt
 
 from abae.sampling.allocation import (
-    allocate_stage2,
     shrunk_variances,
     stage1_sizes,
+    stage2_draws,
     stage2_weights,
-    top_up_weights,
 )
 from abae.sampling.error_target import TARGET_PILOT_PER_STRATUM, PrecisionTarget, planned_labels
 from abae.sampling.fresh_draws import draw_fresh
@@ -190,9 +189,7 @@ def estimate(
                 plan, stages, stage1, spend, notes,
             )  # fmt: skip
         stage2_total = max(spend - int(stage1.sum()), 0)
-        if allocation in ("variance", "robust"):
-            weights = top_up_weights(weights, stage1, stage2_total)
-        stages.draw(allocate_stage2(weights, layout.sizes - stage1, stage2_total), 2)
+        stages.draw(stage2_draws(weights, layout.sizes, stage1, stage2_total, allocation), 2)
 
     return estimate_from_labels(
         running.sample(),
