@@ -207,7 +207,8 @@ def test_money_spent_never_exceeds_the_cap(
                     "q", 100, owner, "o", money=update, reserve_ids=[record_id], price=price,
                     cost_limit=cap,
                 )  # fmt: skip
-                if retry.reserve_refused:
+                if retry.reserve_refused or retry.reserve_later:
+                    # No reservation, no call: a caller waits (``later``) or gives up.
                     held[who].pop(0)
         elif action == "abandon":
             abandon_claims(ledger.store, owner)

@@ -402,5 +402,5 @@ def test_the_cli_answers_generated_queries_with_a_result_or_one_error_line(
             assert len(captured.err.strip().splitlines()) == 1, (sql, captured.err)
             assert captured.err.startswith("abae query: error: ")
         else:
-            assert "oracle calls:" in captured.out
+            assert "records charged to ORACLE LIMIT:" in captured.out
     assert {0, 2} <= set(statuses)

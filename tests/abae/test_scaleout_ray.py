@@ -97,10 +97,12 @@ def test_a_query_with_oracles_on_ray_labels_the_same_records_as_in_process(
     store, data, _ = _trained_store(tmp_path / "db.duckdb")
     runs = []
     for executor in (LocalExecutor(), ray_executor):
-        with store.transaction() as con:  # a fresh ledger: both runs pay for every label
-            con.execute("DELETE FROM abae_labels")
-            con.execute("DELETE FROM abae_claims")
-            con.execute("DELETE FROM abae_queries")
+        # A fresh ledger but for the proxy's pilot (the census both runs reuse):
+        # both runs pay for every label they sample.
+        with store.transaction() as con:
+            con.execute("DELETE FROM abae_labels WHERE query_id NOT LIKE 'pilot:%'")
+            con.execute("DELETE FROM abae_claims WHERE query_id NOT LIKE 'pilot:%'")
+            con.execute("DELETE FROM abae_queries WHERE query_id NOT LIKE 'pilot:%'")
         engine = Engine(store, data.oracles(), oracle_wrapper=executor.oracles)
         result = engine.run(QUERY, seed=3)
         with store.transaction() as con:
