@@ -65,6 +65,7 @@ def test_several_aggregates_cheap_prefilter_and_oracle_predicate() -> None:
     assert plan.aggregates[0].oracle is not None
     assert plan.aggregates[0].oracle.name == "count_cars"
     assert plan.aggregates[2].column is not None
+    assert "speed" in plan.aggregates[2].column.sql
     assert plan.prefilter is not None
     assert plan.prefilter.params == ("north",)
     assert isinstance(plan.predicate, OracleTest)
