@@ -120,3 +120,26 @@ def test_every_command_is_documented(capsys: pytest.CaptureFixture[str]) -> None
             build_parser().parse_args([command, "--help"])
         assert exited.value.code == 0
         assert words in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [("a_file.txt", "exists and is not a folder"), ("a_file.txt/sub", "is a file")],
+)
+def test_a_bad_report_folder_is_refused_before_any_oracle_call(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str], report: str, message: str
+) -> None:
+    db = str(files["db"])
+    main(["import", str(files["csv"]), "--table", "items", "--db", db])
+    (files["dir"] / "a_file.txt").write_text("keep me")
+    capsys.readouterr()
+    args = ["query", SQL, "--oracles", str(files["oracles"]), "--db", db, "--no-progress"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--report", str(files["dir"] / report)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert main(["labels", "--db", db]) == 0
+    assert "queries:\n  none yet" in capsys.readouterr().out  # nothing was paid for
+    assert (files["dir"] / "a_file.txt").read_text() == "keep me"

@@ -223,3 +223,27 @@ def test_two_processes_on_one_store_both_complete(setup: dict[str, Path]) -> Non
     assert pending == (0,)
     assert all(r["calls_spent_total"] <= 300 for r in results)
     assert sum(r["calls_spent"] for r in results) >= len(invoked)
+
+
+def test_cost_limit_caps_the_money_spent_end_to_end(setup: dict[str, Path]) -> None:
+    """is_match costs 0.01 a call: COST LIMIT 1.5 allows 150 of the 400 calls ORACLE LIMIT does."""
+    engine = Engine(setup["db"], load_oracle_file(setup["oracles"]), concurrency=4)
+    result = engine.run(QUERY.format(budget=400) + " COST LIMIT 1.5")
+    assert result.cost_limit == 1.5
+    assert result.money_spent_total <= 1.5 + 1e-9
+    assert len(calls(setup["log"])) == round(result.money_spent_total / 0.01) <= 150
+    assert result.calls_spent_total < 400
+    assert any("COST LIMIT" in w for w in result.warnings)
+
+
+def test_a_run_that_fails_is_logged_as_failed(setup: dict[str, Path]) -> None:
+    from abae.errors import AbaeError
+    from abae.store.query_log import QueryLog
+
+    engine = Engine(setup["db"], load_oracle_file(setup["oracles"]), concurrency=4)
+    sql = "SELECT camera, COUNT(*) FROM frames WHERE is_match(id, score) GROUP BY camera ORACLE LIMIT 1 USING p"
+    with pytest.raises(AbaeError, match="ORACLE LIMIT"):
+        engine.run(sql)
+    (entry,) = QueryLog(Store(setup["db"])).entries()
+    assert entry.status == "failed"
+    assert " ".join(entry.sql.split()) == sql

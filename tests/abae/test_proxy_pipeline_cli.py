@@ -166,3 +166,8 @@ def test_scoring_a_decompression_bomb_names_the_record(
     assert "record 17: image_blob" in err
     assert "decompression bomb" in err
     assert len(err.strip().splitlines()) == 1
+    assert main(["list", "--db", str(db)]) == 0
+    listed = capsys.readouterr().out
+    assert "proxy afno_proxy:" in listed
+    assert "candidate pixels_logistic; cv-AUC " in listed
+    assert "pilot 80 labels (80 calls, cost 0); used by 0 queries" in listed

@@ -25,6 +25,7 @@ def load_benchmark():  # type: ignore[no-untyped-def]
     return module
 
 
+@pytest.mark.slow  # about 25 s (compiles and exports); test_compile/test_export/test_onnx cover the paths
 def test_quick_run_writes_table_csv_and_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

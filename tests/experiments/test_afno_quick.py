@@ -162,6 +162,7 @@ def test_few_shot_segmentation_quick_run(tmp_path: Path) -> None:
     assert "mIoU 2-shot pretrained" in (tmp_path / "few_shot_segmentation.md").read_text()
 
 
+@pytest.mark.slow  # about 20 s; the models' high-resolution paths have their own unit tests
 def test_high_resolution_quick_run(tmp_path: Path) -> None:
     _run_quick("high_resolution.py", tmp_path)
     rows = _read(tmp_path / "high_resolution.csv")

@@ -9,6 +9,7 @@ from typing import Any
 
 from abae.cli.executor_option import add_executor_option, chosen_executor
 from abae.cli.pilot_option import add_pilot_option
+from abae.cli.report_option import add_report_option
 from abae.cli.result_output import add_result_output_options, print_result
 from abae.cli.store_option import add_db_option, open_store
 
@@ -74,7 +75,7 @@ def register(subparsers: Any) -> None:
             "(after fixing the oracle); they are already charged, so this costs no budget"
         ),
     )
-    parser.add_argument("--report", metavar="DIR", default=None, help="write PNG + HTML here")
+    add_report_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
         "--train-proxy",

@@ -38,6 +38,7 @@ from sqlglot import exp
 
 from abae.engine.aggregates import GroupFilter, census_labels, estimate_aggregates
 from abae.engine.census import Census, census_of, records_charged_among, weak_proxies
+from abae.engine.cost_plan import first_call_price, plan_for_cost
 from abae.engine.labeller import RecordLabeller
 from abae.engine.population import load_population
 from abae.engine.progress import ProgressHandler, ProgressTracker
@@ -251,7 +252,13 @@ class Engine:
             before_sampling = records_charged_among(
                 self.store, plan.collection, prepared.query_id, self._pilot_ids(plan)
             )
-            budget = plan.budget - before_sampling
+            cost_plan = plan_for_cost(
+                plan.cost_limit,
+                first_call_price(plan, self.oracles),
+                plan.budget - before_sampling,
+                before_sampling,
+            )
+            budget = cost_plan.budget
             tracker.start_sampling(budget)
             rng = np.random.default_rng(prepared.sampling_seed)
             drawn = draw_sample(plan, population, labeller, budget, known, settings, rng, tracker)
@@ -261,6 +268,8 @@ class Engine:
         finally:
             runtime.close()
         warnings = list(drawn.warnings)
+        if cost_plan.note:
+            warnings.append(cost_plan.note)
         for (group, k), estimate_ in estimates.items():
             if k == 0:
                 warnings += [

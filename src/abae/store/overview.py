@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from abae.store.connection import Store
+from abae.store.proxy_catalog import proxy_entry
 from abae.store.query_log import QueryLog
 from abae.store.records import BASE_COLUMNS, RecordCollection, list_collections
 
@@ -119,4 +120,16 @@ def describe_store(store: Store) -> StoreOverview:
 
 def proxy_details(store: Store, collection: str, proxy: str) -> dict[str, Any]:
     """What the proxy catalog records about a proxy (empty for a user-brought column)."""
-    return {}
+    entry = proxy_entry(store, collection, proxy)
+    if entry is None:
+        return {}
+    details: dict[str, Any] = {"candidate": entry.candidate}
+    if entry.cv_auc is not None:
+        details["cv-AUC"] = round(entry.cv_auc, 3)
+    details |= {
+        "pilot": f"{entry.pilot_size} labels ({entry.pilot_calls} calls, cost {entry.cost:.4g})",
+        "used by": f"{entry.uses} queries",
+    }
+    if entry.warning:
+        details["warning"] = entry.warning
+    return details
