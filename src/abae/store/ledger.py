@@ -240,6 +240,23 @@ class _ClaimRow:
     error: str | None
 
 
+@dataclass
+class _ClaimState:
+    """What the ledger holds about the records a claim asks for (see ``LabelLedger._claim``).
+
+    Attributes:
+        labelled: records that already have the oracle's label.
+        claims: record → its claims by any query for the oracle.
+        charged: record → the owner it is charged to, for records this query was charged.
+        spent: records charged to the query so far.
+    """
+
+    labelled: set[int] = field(default_factory=set)
+    claims: dict[int, list[_ClaimRow]] = field(default_factory=dict)
+    charged: dict[int, str] = field(default_factory=dict)
+    spent: int = 0
+
+
 class LabelLedger:
     """Labels and claims of one collection.
 
@@ -503,11 +520,57 @@ class LabelLedger:
         retry_failed: bool,
         recall_lost: bool,
     ) -> Claim:
+        """Grant what may be called now: read the records' state, free dead owners'
+        claims, decide record by record (budget, money, earlier failures), write."""
         ids = [int(i) for i in dict.fromkeys(int(i) for i in record_ids)]
-        outcome = Claim()
         if not ids:
-            return outcome
+            return Claim()
         now = datetime.now()
+        state = self._claim_state(con, query_id, oracle, ids)
+        blocked, previous = self._free_dead_owners(con, query_id, owner, oracle, state, now)
+        settled, reserved = self._money_parts(con, query_id) if price > 0 else (0.0, 0.0)
+        outcome = Claim()
+        fresh: list[tuple[int, str]] = []
+        spent = state.spent
+        for record_id in ids:
+            if record_id in state.labelled:
+                continue
+            if record_id in blocked:
+                outcome.waiting.append(record_id)
+                continue
+            before = previous.get(record_id)
+            if before is not None and before.state == "failed" and not retry_failed:
+                outcome.failed[record_id] = str(before.error or "failed in an earlier run")
+                continue
+            if before is not None and before.state in ("lost", "pending") and not recall_lost:
+                outcome.lost.append(record_id)
+                continue
+            new_charge = record_id not in state.charged
+            if new_charge and spent >= budget:
+                outcome.over_budget.append(record_id)
+                continue
+            if settled + reserved + price > cost_limit:
+                if settled + price <= cost_limit:
+                    outcome.money_waiting.append(record_id)  # fits once calls in flight settle
+                else:
+                    outcome.over_cost.append(record_id)
+                continue
+            reserved += price
+            if new_charge:
+                spent += 1
+                state.charged[record_id] = owner.token
+            outcome.granted.append(record_id)
+            if before is not None:
+                outcome.recalled[record_id] = "failed" if before.state == "failed" else "lost"
+            else:
+                fresh.append((record_id, state.charged[record_id]))
+        self._write_claims(con, query_id, owner, oracle, fresh, list(outcome.recalled), price, now)
+        return outcome
+
+    def _claim_state(
+        self, con: duckdb.DuckDBPyConnection, query_id: str, oracle: str, ids: list[int]
+    ) -> _ClaimState:
+        """What the ledger holds about ``ids`` for ``oracle`` and the query, in one read."""
         rows = self._with_ids(
             con,
             ids,
@@ -527,38 +590,52 @@ class LabelLedger:
                 self.collection, query_id,
             ],
         )  # fmt: skip
-        labelled: set[int] = set()
-        claims: dict[int, list[_ClaimRow]] = {}
-        charged: dict[int, str] = {}
-        spent = 0
+        state = _ClaimState()
         for record_id, kind, *rest in rows:
             record_id = int(record_id)
             if kind == "spent":
-                spent = int(rest[-1] or 0)
+                state.spent = int(rest[-1] or 0)
             elif kind == "label":
-                labelled.add(record_id)
+                state.labelled.add(record_id)
             elif kind == "charged":
-                charged.setdefault(record_id, str(rest[0]))
+                state.charged.setdefault(record_id, str(rest[0]))
             else:
-                claim_query, claim_owner, host, pid, state, claimed_at, error, _ = rest
-                claims.setdefault(record_id, []).append(
+                claim_query, claim_owner, host, pid, claim_state, claimed_at, error, _ = rest
+                state.claims.setdefault(record_id, []).append(
                     _ClaimRow(
-                        str(claim_query), str(claim_owner), str(host), int(pid), str(state),
-                        claimed_at, error,
+                        str(claim_query), str(claim_owner), str(host), int(pid),
+                        str(claim_state), claimed_at, error,
                     )
                 )  # fmt: skip
+        return state
+
+    def _free_dead_owners(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        query_id: str,
+        owner: ClaimOwner,
+        oracle: str,
+        state: _ClaimState,
+        now: datetime,
+    ) -> tuple[set[int], dict[int, _ClaimRow]]:
+        """Mark dead owners' pending claims ``lost``.
+
+        Returns:
+            The records a living owner (or this one) is calling, and the query's
+            own earlier claim of each other record.
+        """
         newly_lost: list[tuple[str, int]] = []
-        blocked: dict[int, str] = {}
+        blocked: set[int] = set()
         previous: dict[int, _ClaimRow] = {}
-        for record_id, rows_of_record in claims.items():
-            if record_id in labelled:
+        for record_id, rows_of_record in state.claims.items():
+            if record_id in state.labelled:
                 continue
             for row in rows_of_record:
                 if row.state == "pending":
                     if row.owner == owner.token or _owner_alive(
                         row.host, row.pid, row.claimed_at, now
                     ):
-                        blocked[record_id] = "waiting"
+                        blocked.add(record_id)
                         continue
                     newly_lost.append((row.query_id, record_id))
                     row.state = "lost"
@@ -566,40 +643,20 @@ class LabelLedger:
                     previous[record_id] = row
         if newly_lost:
             self._mark_lost(con, oracle, newly_lost, now)
-        settled, reserved = self._money_parts(con, query_id) if price > 0 else (0.0, 0.0)
-        fresh: list[tuple[int, str]] = []
-        for record_id in ids:
-            if record_id in labelled:
-                continue
-            if blocked.get(record_id) == "waiting":
-                outcome.waiting.append(record_id)
-                continue
-            before = previous.get(record_id)
-            if before is not None and before.state == "failed" and not retry_failed:
-                outcome.failed[record_id] = str(before.error or "failed in an earlier run")
-                continue
-            if before is not None and before.state in ("lost", "pending") and not recall_lost:
-                outcome.lost.append(record_id)
-                continue
-            new_charge = record_id not in charged
-            if new_charge and spent >= budget:
-                outcome.over_budget.append(record_id)
-                continue
-            if settled + reserved + price > cost_limit:
-                if settled + price <= cost_limit:
-                    outcome.money_waiting.append(record_id)  # fits once calls in flight settle
-                else:
-                    outcome.over_cost.append(record_id)
-                continue
-            reserved += price
-            if new_charge:
-                spent += 1
-                charged[record_id] = owner.token
-            outcome.granted.append(record_id)
-            if before is not None:
-                outcome.recalled[record_id] = "failed" if before.state == "failed" else "lost"
-            else:
-                fresh.append((record_id, charged[record_id]))
+        return blocked, previous
+
+    def _write_claims(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        query_id: str,
+        owner: ClaimOwner,
+        oracle: str,
+        fresh: list[tuple[int, str]],
+        recalled: list[int],
+        price: float,
+        now: datetime,
+    ) -> None:
+        """Insert the new claims (record, who is charged) and take over the recalled ones."""
         if fresh:
             con.execute(
                 "INSERT INTO abae_claims (query_id, collection, record_id, oracle, owner, "
@@ -611,10 +668,10 @@ class LabelLedger:
                     owner.host, owner.pid, now, [c for _, c in fresh], price,
                 ],
             ).fetchall()  # fmt: skip
-        if outcome.recalled:
+        if recalled:
             self._with_ids(
                 con,
-                list(outcome.recalled),
+                recalled,
                 "UPDATE abae_claims AS c SET owner = ?, host = ?, pid = ?, state = 'pending', "
                 "claimed_at = ?, finished_at = NULL, "
                 "cost_reserved = coalesce(c.cost_reserved, 0) + ? FROM abae_ids w "
@@ -622,7 +679,6 @@ class LabelLedger:
                 "AND c.oracle = ?",
                 [owner.token, owner.host, owner.pid, now, price, query_id, self.collection, oracle],
             )
-        return outcome
 
     def _mark_lost(
         self,
