@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -170,6 +172,20 @@ def test_gamma_interval_of_a_single_stratum_is_the_exact_poisson_interval() -> N
     interval = poisson_gamma_interval("count", _rare_labels(5), 0.95)
     assert interval.low == pytest.approx(100 * 1.6235, rel=1e-3)
     assert interval.high == pytest.approx(100 * 11.668, rel=1e-3)
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e-30, 1.0, 1e30, 1e60])
+def test_gamma_interval_of_sum_scales_with_the_statistic(scale: float) -> None:
+    """Found by the 1,000 generated queries: tiny statistics underflowed ``w**2`` to 0."""
+    labels = _rare_labels(5)
+    reference = poisson_gamma_interval("sum", labels, 0.95)
+    scaled = LabelsByStratum(
+        labels.sizes, labels.stratum, labels.predicate, labels.statistic * scale
+    )
+    interval = poisson_gamma_interval("sum", scaled, 0.95)
+    assert interval.low == pytest.approx(reference.low * scale, rel=1e-9)
+    assert interval.high == pytest.approx(reference.high * scale, rel=1e-9)
+    assert 0 < interval.low < interval.high < math.inf
 
 
 def test_few_positives_take_the_hull_with_the_gamma_interval() -> None:

@@ -64,13 +64,13 @@ def poisson_gamma_interval(aggregate: str, labels: LabelsByStratum, confidence: 
         value = np.where(np.isfinite(labels.statistic), labels.statistic, mean)
         weight = weight * value
         largest *= float(seen.max())
-    w = weight[event]
-    y, v = float(w.sum()), float(np.dot(w, w))
     alpha = 1.0 - confidence
+    if largest <= 0.0:  # no record left that could add to the total
+        return Interval(shift + float(weight[event].sum()), shift + float(weight[event].sum()))
+    # In units of the largest weight, so that squares neither underflow nor overflow.
+    w = weight[event] / largest
+    y, v = float(w.sum()), float(np.dot(w, w))
     low = 0.0 if y <= 0.0 or v <= 0.0 else v / y * gamma_quantile(alpha / 2.0, y * y / v)
-    if largest <= 0.0:
-        high = y
-    else:
-        grown_v, grown_y = v + largest**2, y + largest
-        high = grown_v / grown_y * gamma_quantile(1.0 - alpha / 2.0, grown_y**2 / grown_v)
-    return Interval(shift + low, shift + high)
+    grown_v, grown_y = v + 1.0, y + 1.0
+    high = grown_v / grown_y * gamma_quantile(1.0 - alpha / 2.0, grown_y**2 / grown_v)
+    return Interval(shift + largest * low, shift + largest * high)
