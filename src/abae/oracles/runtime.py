@@ -7,8 +7,9 @@ For each request (one oracle, some records) the runtime
    the query's call budget and money cap (the oracle's worst-case price is
    reserved), in the ledger transaction that checks them (see
    :mod:`abae.store.ledger`). Records claimed but not yet sent are never more
-   than the calls in flight, so a ``kill -9`` wastes at most the calls in flight;
-3. runs each call on its own daemon thread (:mod:`abae.oracles.attempts`) with a
+   than the calls in flight (or, for an oracle faster than the ledger, the calls
+   it finishes during one ledger write), so a ``kill -9`` wastes at most those;
+3. runs each call on a daemon worker thread (:mod:`abae.oracles.attempts`) with a
    deadline (the oracle's ``timeout_s``): a call still running then is abandoned
    and its records fail; anything the oracle raises (``SystemExit`` included)
    fails its records with a message;
@@ -313,6 +314,7 @@ class _Attempt:
     batch: list[int]
     deadline: float
     reserved_each: float
+    started: float = 0.0
 
 
 @dataclass
@@ -373,9 +375,15 @@ class _SyncJob:
     labels: list[Label]
     failures: dict[int, FailedCall]
     released: int
+    started: float = 0.0
 
 
 _SYNC_DONE = -1
+
+
+def _moving_average(average: float | None, value: float, weight: float = 0.2) -> float:
+    """Exponential moving average (the first value starts it)."""
+    return value if average is None else (1.0 - weight) * average + weight * value
 
 
 class _Request:
@@ -420,6 +428,8 @@ class _Request:
         self.money_wait_until: float | None = None
         self.money_waiting_since: float | None = None
         self.last_write = time.monotonic()
+        self.call_s: float | None = None  # moving average of one attempt's duration
+        self.write_s: float | None = None  # ... and of one ledger write's
         self._ids = itertools.count()
 
     # --- the loop -------------------------------------------------------------------
@@ -505,6 +515,7 @@ class _Request:
                 attempt = self.inflight.pop(item[0], None)
                 if attempt is not None:  # else: abandoned at its deadline, answer ignored
                     assert item[1] is not None
+                    self.call_s = _moving_average(self.call_s, time.monotonic() - attempt.started)
                     self._settle(attempt, item[1])
             try:
                 item = self.results.get_nowait()
@@ -547,10 +558,13 @@ class _Request:
         """Records to claim with the next ledger write, and whether to write for them now.
 
         Enough for the free slots, plus at most as many as will be in flight, so the
-        records claimed but not sent never outnumber the calls in flight. A write just
-        for claims is due when slots are free or the claimed-ahead records have fallen
-        to half the calls in flight; a write due anyway takes all the room there is.
-        None while the money cap waits for calls in flight to settle.
+        records claimed but not sent never outnumber the calls in flight, or, for an
+        oracle faster than the ledger, the calls its slots finish during one ledger
+        write (what they would send before the next write could claim more; a kill
+        then leaves unsent at most what the next write's time would have sent). A
+        write just for claims is due when slots are free or the claimed-ahead records
+        have fallen to half that allowance; a write due anyway takes all the room
+        there is. None while the money cap waits for calls in flight to settle.
         """
         if self.stop_reason is not None or not self.todo:
             return 0, False
@@ -561,17 +575,26 @@ class _Request:
         in_flight = sum(len(a.batch) for a in self.inflight.values())
         in_flight += start_now + sum(len(b) for b in self.to_reserve)
         ahead = sum(len(b) for b in self.ready)
-        room = max(in_flight - ahead, 0) // size * size
+        allowance = max(in_flight, self._finished_per_write())
+        room = max(allowance - ahead, 0) // size * size
         claim_n = min(len(self.todo), start_now + room)
-        return claim_n, start_now > 0 or (claim_n > 0 and ahead <= in_flight // 2)
+        return claim_n, start_now > 0 or (claim_n > 0 and ahead <= allowance // 2)
+
+    def _finished_per_write(self) -> int:
+        """Records the oracle's slots finish during one ledger write (0 until both are timed)."""
+        if self.call_s is None or self.write_s is None:
+            return 0
+        calls = self.state.limit.limit * self.write_s / max(self.call_s, 1e-6)
+        return int(min(calls, 1e6)) * self.spec.batch_size
 
     def _start(self, batch: list[int]) -> None:
         inputs = [tuple(self.args[record_id]) for record_id in batch]
         for record_id in batch:
             self.tries[record_id] = self.tries.get(record_id, 0) + 1
         attempt_id = next(self._ids)
+        started = time.monotonic()
         self.inflight[attempt_id] = _Attempt(
-            batch, time.monotonic() + self.spec.timeout_s, self.price
+            batch, started + self.spec.timeout_s, self.price, started
         )
         self.rt.stats.attempts += 1
         if self.tries[batch[0]] > 1:
@@ -713,6 +736,7 @@ class _Request:
             labels=self.new_labels,
             failures=self.failures,
             released=len(self.release),
+            started=time.monotonic(),
         )
         self.new_labels, self.failures, self.money, self.release = [], {}, {}, {}
         self.last_write = time.monotonic()
@@ -760,6 +784,7 @@ class _Request:
         job = self.sync_job
         assert job is not None
         self.sync_job = None
+        self.write_s = _moving_average(self.write_s, time.monotonic() - job.started)
         claim = job.future.result()
         self._written(job.labels, job.failures, job.released)
         refused = set(claim.reserve_refused)
