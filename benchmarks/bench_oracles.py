@@ -195,7 +195,10 @@ def money_caps(workdir: Path, queries: int, seed: int) -> dict[str, Any]:
 
 
 CTRL_C_SCRIPT = """
-import sys, threading
+import signal, sys, threading
+# A shell starts background jobs with SIGINT ignored, and Python then installs no
+# KeyboardInterrupt handler: restore it, as an interactive terminal would have it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
 from abae.oracles import OracleRegistry, OracleRuntime, collecting_into, oracle
 from abae.store import LabelLedger, Store

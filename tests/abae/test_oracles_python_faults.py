@@ -75,7 +75,10 @@ def test_a_hung_call_fails_its_record_at_the_deadline(ledger: LabelLedger) -> No
 
 
 HUNG_SCRIPT = """
-import sys, threading
+import signal, sys, threading
+# A shell starts background jobs with SIGINT ignored, and Python then installs no
+# KeyboardInterrupt handler: restore it, as an interactive terminal would have it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
 from abae.oracles import OracleRegistry, OracleRuntime, collecting_into, oracle
 from abae.store import LabelLedger, Store
