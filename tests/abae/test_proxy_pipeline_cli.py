@@ -123,6 +123,11 @@ def test_auto_pilot_rounds_are_printed(
     assert "pilot round 1: 80 labels" in out.err
     assert "proxy afno_proxy: pixels_logistic, cross-validated AUC" in out.out
     assert "backbone" not in out.err  # no candidate needed it
+    assert main(["list", "--db", str(db)]) == 0
+    listed = capsys.readouterr().out
+    assert "proxy afno_proxy:" in listed
+    assert "candidate pixels_logistic; cv-AUC " in listed
+    assert "pilot 80 labels (80 calls, cost 0); used by 0 queries" in listed
 
 
 def test_bad_pilot_options_and_a_short_pilot_are_one_line_errors(
@@ -166,8 +171,3 @@ def test_scoring_a_decompression_bomb_names_the_record(
     assert "record 17: image_blob" in err
     assert "decompression bomb" in err
     assert len(err.strip().splitlines()) == 1
-    assert main(["list", "--db", str(db)]) == 0
-    listed = capsys.readouterr().out
-    assert "proxy afno_proxy:" in listed
-    assert "candidate pixels_logistic; cv-AUC " in listed
-    assert "pilot 80 labels (80 calls, cost 0); used by 0 queries" in listed
