@@ -684,8 +684,9 @@ class _Request:
         except UnusableAnswerError as error:
             self._fail(record_id, str(error), error.raw_answer)
             return
+        money = self.record_money.get(record_id, label.cost)  # every attempt's, retries too
         self.new_labels.append(
-            dataclasses.replace(label, cost=self.record_money.get(record_id, label.cost))
+            label if money == label.cost else dataclasses.replace(label, cost=money)
         )
         self.state.finished += 1
 
