@@ -168,6 +168,20 @@ def test_a_query_uses_the_pilot_as_a_census_and_never_buys_its_labels_again(
     assert {bought_by[i] for i in tiny.trained.pilot_ids.tolist()} == {"pilot:afno_proxy"}
 
 
+def test_results_and_reports_show_the_chosen_candidate_and_its_auc(
+    trained_store: tuple[Store, TrainedTiny], tmp_path: Path
+) -> None:
+    from abae.report import write_report
+
+    store, tiny = trained_store
+    result = Engine(store, tiny.data.oracles()).run(QUERY, seed=2)
+    (facts,) = result.proxies
+    assert facts["candidate"] == tiny.trained.candidate
+    line = f"proxy afno_proxy: {tiny.trained.candidate}, cross-validated AUC "
+    _, page = write_report(result, tmp_path / "report")
+    assert line in page.read_text()
+
+
 def test_missing_proxy_is_an_error_that_says_how_to_train_it(tmp_path: Path) -> None:
     data = tiny_images()
     store = import_tiny(tmp_path / "db.duckdb", data)

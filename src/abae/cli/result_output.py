@@ -79,14 +79,8 @@ def format_result(result: QueryResult) -> str:
         f"(pilot labels reused), left out {len(result.left_out)}; "
         f"{result.wall_time_s:.2f} s; query {result.query_id}"
     )
-    for proxy in result.proxies:
-        if "candidate" not in proxy:
-            continue
-        auc = "n/a" if proxy.get("cv_auc") is None else f"{proxy['cv_auc']:.3f}"
-        lines.append(
-            f"proxy {proxy['name']}: {proxy['candidate']}, cross-validated AUC {auc}, pilot "
-            f"{proxy['pilot_size']} labels ({proxy['pilot_calls']} calls bought), used by "
-            f"{proxy['uses']} queries"
-        )
+    from abae.engine.result import proxy_summary
+
+    lines.extend(line for proxy in result.proxies if (line := proxy_summary(proxy)))
     lines.extend(f"warning: {w}" for w in result.warnings)
     return "\n".join(lines)

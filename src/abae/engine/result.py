@@ -281,6 +281,25 @@ _PLAIN_FIELDS = (
 """Fields that go to JSON as they are."""
 
 
+def proxy_summary(proxy: dict[str, Any]) -> str | None:
+    """One line on a proxy the query ranked by, from ``QueryResult.proxies`` (``None``
+    for a score column the user brought: nothing is known about it).
+
+    Example:
+        >>> proxy_summary({"name": "p", "candidate": "pixels_logistic", "cv_auc": 0.991,
+        ...                "pilot_size": 200, "pilot_calls": 200, "uses": 3})
+        'proxy p: pixels_logistic, cross-validated AUC 0.991, pilot 200 labels (200 calls bought), used by 3 queries'
+    """
+    if "candidate" not in proxy:
+        return None
+    auc = "n/a" if proxy.get("cv_auc") is None else f"{proxy['cv_auc']:.3f}"
+    return (
+        f"proxy {proxy['name']}: {proxy['candidate']}, cross-validated AUC {auc}, pilot "
+        f"{proxy['pilot_size']} labels ({proxy['pilot_calls']} calls bought), used by "
+        f"{proxy['uses']} queries"
+    )
+
+
 def _number(value: Any) -> float:
     return float("nan") if value is None else float(value)
 

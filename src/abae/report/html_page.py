@@ -7,7 +7,7 @@ import html
 import math
 from pathlib import Path
 
-from abae.engine.result import QueryResult
+from abae.engine.result import QueryResult, proxy_summary
 
 
 def write_html(result: QueryResult, png_path: str | Path, path: str | Path) -> Path:
@@ -38,6 +38,10 @@ def write_html(result: QueryResult, png_path: str | Path, path: str | Path) -> P
         for row in result.strata
     )
     warnings = "".join(f"<li>{html.escape(w)}</li>" for w in result.warnings) or "<li>none</li>"
+    proxies = "".join(
+        f"<li>{html.escape(line)}</li>" for p in result.proxies if (line := proxy_summary(p))
+    )
+    pilot = f"pilot {result.pilot_records_charged}, " if result.pilot_records_charged else ""
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>abae query {result.query_id}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
@@ -46,9 +50,12 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}pre{{background:#
 <h1>abae query {result.query_id}</h1>
 <pre>{html.escape(result.sql)}</pre>
 <p>{result.population} records, proxy <code>{html.escape(result.proxy)}</code>;
-oracle calls {result.calls_spent} this run, {result.calls_spent_total} of {result.budget} in all;
-{result.labels_reused} labels reused from the ledger; {result.retries} retries;
-{len(result.left_out)} records left out; {result.wall_time_s:.2f} s.</p>
+records charged to ORACLE LIMIT: {result.calls_spent} this run, {result.calls_spent_total} of
+{result.budget} in all ({pilot}census and sampling {result.sampling_records_charged});
+oracle calls (labels bought) {result.fresh_labels}; {result.labels_reused} labels reused from
+the ledger; census {result.census_labels} (pilot labels reused); cost {result.money_spent_total:.4g};
+{result.retries} retries; {len(result.left_out)} records left out; {result.wall_time_s:.2f} s.</p>
+{f"<ul>{proxies}</ul>" if proxies else ""}
 <h2>Estimates ({result.confidence:.0%} intervals, {html.escape(result.ci_method)})</h2>
 <table><tr><th>aggregate</th><th>group</th><th>estimate</th><th>low</th><th>high</th><th>labels</th></tr>{rows}</table>
 <h2>Figure</h2>
