@@ -11,11 +11,11 @@ def pilot_size(text: str) -> int | str:
     """``--pilot``: ``auto`` or a number of labels (at least 4).
 
     Example:
-        >>> pilot_size("auto"), pilot_size("200")
-        ('auto', 200)
+        >>> pilot_size("auto"), pilot_size("AUTO"), pilot_size("200")
+        ('auto', 'auto', 200)
     """
-    if text == AUTO:
-        return text
+    if text.strip().lower() == AUTO:
+        return AUTO
     try:
         value = int(text)
     except ValueError as error:
