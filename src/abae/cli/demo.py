@@ -42,9 +42,9 @@ The main job, end to end:
      uniform sampling gave with the same total spend (pilot + query) over the
      same records; write the report (PNG + HTML) and say where.
 
-The default Fashion-MNIST demo ({DEFAULT_RECORDS["fashion"]:,} images) runs in about 1.5 minutes
-on 2 CPU cores the first time (pretraining included) and in seconds on a
-second run with the same --db.
+The default Fashion-MNIST demo ({DEFAULT_RECORDS["fashion"]:,} images) took 25 s on 2 idle CPU
+cores the first time (pretraining included) and 4 s on a second run with the
+same --db; a busy machine can take several times longer.
 """
 
 
