@@ -17,8 +17,9 @@ from abae.sampling import (
     stage2_draws,
     stage2_weights,
     stratum_stats,
+    top_up_weights,
 )
-from abae.sampling.allocation import increasing_fit
+from abae.sampling.allocation import capped_water_fill, increasing_fit
 
 
 def test_allocation_follows_weights() -> None:
@@ -249,3 +250,36 @@ def test_estimate_and_group_by_place_stage2_by_the_same_rule(allocation: str) ->
             allocation,
         )
         assert table.stage2_allocation.tolist() == expected.tolist()
+
+
+@given(
+    weights=st.lists(st.floats(1e-3, 10.0), min_size=2, max_size=8),
+    stage1=st.lists(st.integers(0, 50), min_size=8, max_size=8),
+    total=st.integers(0, 400),
+)
+def test_stage2_draws_equal_the_plain_top_up_when_no_stratum_fills_up(
+    weights: list[float], stage1: list[int], total: int
+) -> None:
+    """With room everywhere, the capped water-filling is the plain top-up (the
+    sampling benchmark's strata never fill up, so its figures hold for either).
+    Two float paths: the continuous shares agree to rounding, and the integer
+    draws they round to differ by at most one where shares tie."""
+    k = len(weights)
+    labelled = np.array(stage1[:k])
+    sizes = np.full(k, 10**6)
+    capped = capped_water_fill(weights, labelled, sizes, total)
+    plain = top_up_weights(weights, labelled, total)
+    np.testing.assert_allclose(capped, plain, rtol=1e-9, atol=1e-9 * max(total, 1))
+    new = stage2_draws(weights, sizes, labelled, total, "robust")
+    old = allocate_stage2(plain, sizes - labelled, total)
+    assert new.sum() == old.sum() == total
+    assert np.abs(new - old).max(initial=0) <= 1
+
+
+def test_water_filling_is_exact_when_weights_span_many_orders_of_magnitude() -> None:
+    """Found by the property test above: a running sum of slopes lost the tiny
+    weights to rounding, turned negative, and gave every draw to one stratum."""
+    weights = [1.7982460334138652, 3.0763548766243427, 5.6e-39, 5.6e-39]
+    draws = capped_water_fill(weights, [0, 1, 1, 1], [10**6] * 4, 2)
+    level = 3.0 / (weights[0] + weights[1])  # τ w0 + (τ w1 - 1) = 2
+    np.testing.assert_allclose(draws, [level * weights[0], level * weights[1] - 1, 0, 0])

@@ -409,20 +409,32 @@ def _fill_to_level(
     """``clip(τ w − a, 0, room)`` for the level ``τ`` where it sums to ``total`` (exact).
 
     The sum is piecewise linear in ``τ``: cell ``c`` starts filling at
-    ``a_c / w_c`` and is full at ``(a_c + room_c) / w_c``. Sorting those
-    breakpoints gives the sum at each of them, and ``τ`` by interpolation.
+    ``a_c / w_c`` and is full at ``(a_c + room_c) / w_c``. A binary search over
+    those breakpoints, summing the clipped draws at each probe, brackets ``τ``
+    between two neighbours, where the sum is linear. Summing at the probes
+    (rather than accumulating slope changes) keeps it exact when the weights
+    span many orders of magnitude: a running sum of slopes loses the small
+    weights to rounding and can even turn negative.
     Requires ``w > 0``, ``room > 0`` and ``0 < total < Σ room``.
     """
     starts = a / w
-    ends = (a + room) / w
-    points = np.concatenate([starts, ends])
-    slope_change = np.concatenate([w, -w])
-    order = np.argsort(points, kind="stable")
-    points, slope_change = points[order], slope_change[order]
-    slopes = np.cumsum(slope_change)
-    filled = np.concatenate([[0.0], np.cumsum(slopes[:-1] * np.diff(points))])
-    j = int(np.searchsorted(filled, total, side="left"))
-    level = points[j - 1] + (total - filled[j - 1]) / slopes[j - 1] if j > 0 else points[0]
+    points = np.unique(np.concatenate([starts, (a + room) / w]))
+
+    def filled(level: float) -> float:
+        return float(np.clip(level * w - a, 0.0, room).sum())
+
+    low, high = 0, points.size - 1  # filled(points[0]) = 0 < total < filled(points[-1])
+    while high - low > 1:
+        middle = (low + high) // 2
+        if filled(points[middle]) < total:
+            low = middle
+        else:
+            high = middle
+    below, above = filled(points[low]), filled(points[high])
+    step = points[high] - points[low]
+    level = (
+        points[low] + (total - below) * step / (above - below) if above > below else points[high]
+    )
     draws = np.clip(level * w - a, 0.0, room)
     if draws.sum() <= 0.0:  # a total too small to move the level off the first breakpoint
         draws = np.where(starts == starts.min(), w, 0.0)
