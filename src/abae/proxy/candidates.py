@@ -42,6 +42,7 @@ from abae.proxy.image_spec import ImageSpec
 from abae.proxy.logistic_regression import LogisticModel, fit_logistic_path
 from abae.proxy.pixel_linear import PixelLinearNetwork, pixel_grid
 from abae.proxy.ranking_quality import roc_auc
+from abae.proxy.training import PixelInput
 from afno.training import EarlyStopping, fit
 
 PENALTIES = (1e-3, 1e-2, 1e-1, 1.0)
@@ -139,19 +140,6 @@ def network_logits(network: nn.Module, images: torch.Tensor) -> NDArray[np.float
     return torch.cat(outputs).double().numpy()
 
 
-class _PixelInput(nn.Module):
-    """Runs ``network`` on uint8 pixels, standardising each batch (training keeps uint8)."""
-
-    def __init__(self, network: nn.Module, spec: ImageSpec) -> None:
-        super().__init__()
-        self.network = network
-        self.spec = spec
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        outputs: torch.Tensor = self.network(self.spec.normalise(pixels))
-        return outputs
-
-
 @dataclass(frozen=True)
 class FineTuning:
     """How :class:`FineTunedNetwork` trains.
@@ -207,7 +195,7 @@ class FineTunedNetwork:
         targets = torch.as_tensor(pilot.labels[rows], dtype=torch.float32)
         settings = self.training
         fit(
-            _PixelInput(network, pilot.spec),
+            PixelInput(network, pilot.spec),
             (pilot.pixels[torch.as_tensor(rows)], targets),
             epochs=epochs,
             batch_size=settings.batch_size,

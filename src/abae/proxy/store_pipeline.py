@@ -319,8 +319,8 @@ def train_collection_proxy(
     regressor, regressor_path = None, None
     if statistic is not None and settings.regress_statistic:
         regressor, regressor_path, statistic_pilot = _train_regressor(
-            store, collection, name, registry, statistic, settings, pilot, spec, charged_to,
-            budget, run_on, progress,
+            store, collection, f"{name}_statistic", registry, statistic, settings, pilot.ids,
+            spec, charged_to, budget, run_on, progress,
         )  # fmt: skip
         spent = ledger.spent(charged_to) - spent_before
         calls, cost = calls + statistic_pilot.calls, cost + statistic_pilot.money
@@ -363,30 +363,30 @@ def _train_regressor(
     oracles: OracleRegistry,
     statistic: OracleCall,
     settings: ProxyTrainingSettings,
-    pilot: PilotLabels,
+    record_ids: NDArray[np.int64],
     spec: ImageSpec,
     query_id: str,
     budget: int,
     executor: Executor,
     progress: bool,
 ) -> tuple[Proxy, Path, PilotLabels]:
-    """A regressor for the statistic on the classifier's pilot records (column ``<name>_statistic``)."""
+    """Label ``record_ids`` with the statistic, fit a regressor on them, save it, score
+    every record into column ``name`` and record its pilot and catalog entry."""
     labelled = label_pilot(
-        store, collection, oracles, pilot.ids, predicate=None, statistic=statistic,
+        store, collection, oracles, record_ids, predicate=None, statistic=statistic,
         query_id=query_id, budget=budget, seed=settings.seed,
     )  # fmt: skip
     labelled.check_complete(accept_smaller=settings.accept_smaller_pilot)
-    regressor_name = f"{name}_statistic"
     images = read_collection_images(RecordCollection(store, collection), labelled.ids, spec)
-    regressor = _fit_regressor(images, labelled, settings, regressor_name, progress)
-    path = save_proxy(proxy_checkpoint_path(store, collection, regressor_name), regressor)
+    regressor = _fit_regressor(images, labelled, settings, name, progress)
+    path = save_proxy(proxy_checkpoint_path(store, collection, name), regressor)
     score_collection(store, collection, regressor, executor=executor, progress=progress)
-    record_pilot(store, collection, regressor_name, labelled.ids)
+    record_pilot(store, collection, name, labelled.ids)
     record_proxy(
         store,
         ProxyEntry(
-            collection, regressor_name, "regressor", None, int(labelled.ids.size),
-            labelled.calls, labelled.money, checkpoint=str(path),
+            collection, name, "regressor", None, int(labelled.ids.size), labelled.calls,
+            labelled.money, checkpoint=str(path),
         ),
     )  # fmt: skip
     return regressor, path, labelled
@@ -437,22 +437,9 @@ def _train_regressor_only(
     """A proxy for a statistic alone (no predicate): one pilot, one regressor, no selection."""
     order = pilot_order(store, collection, np.random.default_rng(settings.seed))
     size = settings.round_sizes(min(cap, order.size))[-1]
-    labelled = label_pilot(
-        store, collection, oracles, np.sort(order[:size]), predicate=None, statistic=statistic,
-        query_id=query_id, budget=budget, seed=settings.seed,
-    )  # fmt: skip
-    labelled.check_complete(accept_smaller=settings.accept_smaller_pilot)
-    images = read_collection_images(RecordCollection(store, collection), labelled.ids, spec)
-    regressor = _fit_regressor(images, labelled, settings, name, progress)
-    path = save_proxy(proxy_checkpoint_path(store, collection, name), regressor)
-    score_collection(store, collection, regressor, executor=executor, progress=progress)
-    record_pilot(store, collection, name, labelled.ids)
-    record_proxy(
-        store,
-        ProxyEntry(
-            collection, name, "regressor", None, int(labelled.ids.size), labelled.calls,
-            labelled.money, checkpoint=str(path),
-        ),
+    regressor, path, labelled = _train_regressor(
+        store, collection, name, oracles, statistic, settings, np.sort(order[:size]), spec,
+        query_id, budget, executor, progress,
     )  # fmt: skip
     return TrainedCollectionProxy(
         proxy=regressor,
