@@ -15,8 +15,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from abae.sampling.estimators import combine_strata
-from abae.sampling.stratified_labels import LabelsByStratum, stratum_rates
+from abae.sampling.stratified_labels import LabelsByStratum, point_estimate, stratum_rates
 from abae.sampling.stratum_stats import StratumStats
 
 _STANDARD_NORMAL = NormalDist()
@@ -87,10 +86,8 @@ def linearised_variance(aggregate: str, labels: LabelsByStratum, point: float) -
 
 def normal_interval(aggregate: str, labels: LabelsByStratum, confidence: float) -> Interval:
     """Normal interval ``θ̂ ± z·√V`` from :func:`linearised_variance`."""
-    stats = labels.stats()
-    warnings = single_label_warnings(labels, stats)
-    rates = stratum_rates(stats, labels.sizes)
-    point = float(combine_strata(aggregate, labels.sizes, rates.p, rates.product))
+    warnings = single_label_warnings(labels, labels.stats())
+    point = point_estimate(aggregate, labels)
     if not np.isfinite(point):
         return Interval(np.nan, np.nan, warnings)
     variance = linearised_variance(aggregate, labels, point)
